@@ -1,0 +1,83 @@
+# effectpy development tasks.  Everything runs inside a local virtualenv (.venv)
+# that is created and populated on first use.
+
+PY ?= python3
+VENV = .venv
+BIN = $(VENV)/bin
+
+STAMP = $(VENV)/.installed
+
+# Source directories that are linted / type-checked, limited to those that exist.
+LINT_DIRS = $(wildcard effectpy tests typings bench examples)
+TYPE_DIRS = $(wildcard effectpy tests typings)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help install lint typecheck typesafety pytest test demo bench docs clean
+
+help:
+	@echo "make demo        run the showcase (examples/showcase.py)"
+	@echo "make test        lint, typecheck, typesafety, pytest"
+	@echo "make install     create .venv and install effectpy[dev,rich] (editable)"
+	@echo "make lint        ruff check + ruff format --check"
+	@echo "make typecheck   mypy --strict"
+	@echo "make typesafety  type-contract tests (pytest-mypy-plugins, pyright)"
+	@echo "make pytest      the test suite"
+	@echo "make bench       benchmarks (python -m bench)"
+	@echo "make docs        build the documentation site (mkdocs --strict)"
+	@echo "make clean       remove the venv, caches and build output"
+
+# The venv is (re)installed only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -e '.[dev,rich]'
+	touch $@
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_DIRS)
+	$(BIN)/ruff format --check $(LINT_DIRS)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy $(TYPE_DIRS)
+
+# Type-contract tests: they check what the type checkers say about effectpy code,
+# not what it does at runtime.
+#  * tests/typesafety/*.yml  -- pytest-mypy-plugins cases (expected mypy output),
+#    run with the mypy settings from pyproject.toml.  They are excluded from the
+#    default pytest run (see addopts), hence `-o addopts=...` here.  The plugin
+#    runs `mypy` as a subprocess found on PATH, so the venv's bin goes first.
+#  * typings/pyright/        -- a pyright project (pyrightconfig.json) whose files
+#    must type-check cleanly under pyright as well.  `--pythonpath` points pyright
+#    at the venv so that it resolves effectpy and its dependencies.
+typesafety: $(STAMP)
+ifneq ($(wildcard tests/typesafety),)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest tests/typesafety -o addopts="-ra --strict-markers --strict-config" \
+		-o timeout=600 --mypy-pyproject-toml-file=pyproject.toml
+else
+	@echo "typesafety: no tests/typesafety directory, no mypy type-contract cases to run"
+endif
+ifneq ($(wildcard typings/pyright),)
+	$(BIN)/pyright -p typings/pyright --pythonpath $(BIN)/python
+else
+	@echo "typesafety: no typings/pyright project, skipping pyright"
+endif
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck typesafety pytest
+
+demo: $(STAMP)
+	$(BIN)/python examples/showcase.py
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+clean:
+	rm -rf $(VENV) build dist site *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

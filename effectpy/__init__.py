@@ -1,0 +1,66 @@
+"""effectpy: a typed functional effect system for Python.
+
+A program is an immutable value `Effect[A, E, R]`: it succeeds with `A`, fails with a
+typed error `E`, and needs services `R`. Build it with the constructors on `Effect`,
+compose it with methods or `pipe(...)`, and run it with `run_sync` or `run_async`.
+"""
+
+from ._core.ids import InterruptReason as InterruptReason
+from ._core.ids import Manual as Manual
+from ._core.ids import ParentDone as ParentDone
+from ._core.ids import RaceLost as RaceLost
+from ._core.ids import ScopeClosed as ScopeClosed
+from ._core.ids import Shutdown as Shutdown
+from ._core.ids import SiblingFailed as SiblingFailed
+from ._core.ids import Timeout as Timeout
+from .cause import Cause as Cause
+from .cause import Die as Die
+from .cause import Empty as Empty
+from .cause import Fail as Fail
+from .cause import FiberFailure as FiberFailure
+from .cause import Interrupt as Interrupt
+from .cause import Parallel as Parallel
+from .cause import Sequential as Sequential
+from .effect import Do as Do
+from .effect import Effect as Effect
+from .effect import gen as gen
+from .exit import Exit as Exit
+from .exit import Failure as Failure
+from .exit import Success as Success
+from .pointfree import pipe as pipe
+from .runtime import Runtime as Runtime
+from .runtime import run_async as run_async
+from .runtime import run_async_exit as run_async_exit
+from .runtime import run_sync as run_sync
+from .runtime import run_sync_exit as run_sync_exit
+
+__all__ = [
+    "Cause",
+    "Die",
+    "Do",
+    "Effect",
+    "Empty",
+    "Exit",
+    "Fail",
+    "Failure",
+    "FiberFailure",
+    "Interrupt",
+    "InterruptReason",
+    "Manual",
+    "Parallel",
+    "ParentDone",
+    "RaceLost",
+    "Runtime",
+    "ScopeClosed",
+    "Sequential",
+    "Shutdown",
+    "SiblingFailed",
+    "Success",
+    "Timeout",
+    "gen",
+    "pipe",
+    "run_async",
+    "run_async_exit",
+    "run_sync",
+    "run_sync_exit",
+]

@@ -1,0 +1,568 @@
+"""The fiber runtime: one interpreter loop for every effect.
+
+How the loop works
+==================
+
+An `Effect` is a tree of small frozen nodes, each with an integer opcode (`opcodes.py`).
+`FiberRuntime.run` evaluates the tree of one fiber with an explicit continuation stack
+(a Python list) instead of Python recursion, so a million nested binds use no more
+Python stack than one:
+
+    cur = effect to evaluate           stack = [frame, frame, ...]   (top is last)
+
+    evaluate cur:
+      FLAT_MAP/MAP/FOLD   push the node as a frame, evaluate its `first`
+      SUCCEED/SYNC/FORK   a value is ready: pop frames, feeding it forward
+      FAIL                a cause is ready: unwind (below)
+      SUSPEND/WITH_FIBER  call the function, evaluate the effect it returns
+      ASYNC               register a callback, park the fiber (return to the scheduler)
+      SET_INTERRUPTIBLE   push a revert frame, evaluate the inner effect
+      LOCALLY             set a fiber ref, push a restore frame, evaluate the inner effect
+
+    feed a value:          unwind a cause:
+      FLAT_MAP  cur = k(value)          FLAT_MAP, MAP  skipped
+      MAP       value = f(value)        FOLD           cur = on_failure(cause), unless the
+      FOLD      cur = on_success(value)                fiber is interrupted and
+      REVERT    restore interruptibility               interruptible (handlers are
+      RESTORE   restore a fiber ref                    skipped: only finalizers run)
+      (empty)   the fiber's effect succeeded  REVERT, RESTORE as on success
+                                              (empty)  the fiber's effect failed
+
+One fast path earns its place (see docs/benchmarks.md): a `FLAT_MAP` or `MAP` whose
+`first` is already a `SUCCEED` is applied at once, without a push and a pop.
+
+Scheduling. A fiber runs on its scheduler's thread until it parks on an `ASYNC` node,
+yields (`YIELD`, or after `budget` ops so one busy fiber cannot starve the others), or
+ends. Only one fiber runs at a time, so messages to a fiber (interruption, resumption)
+always find it parked or queued, never mid-op: they are handled when it next runs.
+
+Interruption. `interrupt_as` records the interruption. A parked, interruptible fiber is
+woken at once (its async canceller runs first); a queued one sees it when it next runs;
+an uninterruptible one when its region ends. The interruption is sticky: an interrupted
+fiber never again parks or continues in an interruptible region.
+
+Errors. An exception from user code (a thunk, a continuation) becomes `Die(exc)` with
+its traceback, and unwinds like any failure. `KeyboardInterrupt` and `SystemExit` are
+never made into causes: the fiber is interrupted (reason `Shutdown`) so finalizers run,
+and the runner re-raises the original exception once everything is torn down.
+
+Supervision. When a fiber's effect ends, its still-running children are interrupted
+(reason `ParentDone`) and awaited before its `Exit` is published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from . import opcodes as op
+from .cause import Cause, Die, Interrupt
+from .exit import Exit, Failure, Success
+from .ids import FiberId, InterruptReason, ParentDone, Shutdown
+from .scheduler import Scheduler
+
+RUNNING: Final = 0
+"""In the scheduler's ready queue, or evaluating."""
+SUSPENDED: Final = 1
+"""Parked on an ASYNC node, waiting for its callback."""
+FINISHING: Final = 2
+"""Its effect has ended; waiting for its children to end."""
+DONE: Final = 3
+"""The `Exit` is published."""
+
+Observer = Callable[[Exit[Any, Any]], None]
+
+
+class FiberRef:
+    """A fiber-local variable: a key into each fiber's ref map, with an initial value.
+
+    A forked fiber starts with a copy of its parent's values.
+    """
+
+    __slots__ = ("initial", "name")
+
+    def __init__(self, initial: object, name: str = "FiberRef") -> None:
+        self.initial = initial
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<FiberRef {self.name}>"
+
+
+_MISSING: Final = object()
+
+
+# -- nodes the loop makes for itself (never seen by user code) ------------------------
+
+
+class _FailNode:
+    __slots__ = ("cause",)
+    _op: Final = op.FAIL
+
+    def __init__(self, cause: Cause[Any]) -> None:
+        self.cause = cause
+
+
+class _SucceedNode:
+    __slots__ = ("value",)
+    _op: Final = op.SUCCEED
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+class _FoldNode:
+    __slots__ = ("first", "on_failure", "on_success")
+    _op: Final = op.FOLD
+
+    def __init__(
+        self,
+        first: object,
+        on_failure: Callable[[Cause[Any]], object],
+        on_success: Callable[[Any], object] | None,
+    ) -> None:
+        self.first = first
+        self.on_failure = on_failure
+        self.on_success = on_success
+
+
+class _RevertInterruptible:
+    __slots__ = ("flag",)
+    _op: Final = op.REVERT_INTERRUPTIBLE
+
+    def __init__(self, flag: bool) -> None:
+        self.flag = flag
+
+
+class _RestoreRef:
+    __slots__ = ("old", "ref")
+    _op: Final = op.RESTORE_REF
+
+    def __init__(self, ref: FiberRef, old: object) -> None:
+        self.ref = ref
+        self.old = old
+
+
+_REVERT_TO_INTERRUPTIBLE: Final = _RevertInterruptible(True)
+_REVERT_TO_UNINTERRUPTIBLE: Final = _RevertInterruptible(False)
+_UNIT_NODE: Final = _SucceedNode(None)
+
+
+class Resume:
+    """The callback an ASYNC node's `register` receives: call it once with an effect.
+
+    Later calls, and calls after the fiber was interrupted, are ignored. It may be
+    called from any thread.
+    """
+
+    __slots__ = ("_fiber", "_token")
+
+    def __init__(self, fiber: FiberRuntime, token: int) -> None:
+        self._fiber = fiber
+        self._token = token
+
+    def __call__(self, effect: object) -> None:
+        fiber = self._fiber
+        if fiber.scheduler.on_scheduler_thread():
+            fiber._resume(self._token, effect)
+        else:
+            token = self._token
+            fiber.scheduler.call_threadsafe(lambda: fiber._resume(token, effect))
+
+
+class FiberRuntime:
+    """The state of one fiber and the loop that runs it."""
+
+    __slots__ = (
+        "_async_canceller",
+        "_async_token",
+        "_cur",
+        "_exit",
+        "_interrupt_cause",
+        "_interrupt_pending",
+        "_interruptible",
+        "_observers",
+        "_pending_exit",
+        "_registering",
+        "_resumed_with",
+        "_stack",
+        "_state",
+        "_waiting_children",
+        "children",
+        "id",
+        "parent",
+        "refs",
+        "scheduler",
+    )
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        parent: FiberRuntime | None = None,
+        refs: dict[FiberRef, object] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.id = FiberId.make(name)
+        self.scheduler = scheduler
+        self.parent = parent
+        self.refs: dict[FiberRef, object] = {} if refs is None else refs
+        self.children: dict[FiberRuntime, None] = {}
+        self._stack: list[Any] = []
+        self._cur: Any = None
+        self._state = RUNNING
+        self._interruptible = True
+        self._interrupt_cause: Cause[Any] | None = None
+        self._interrupt_pending = False
+        self._exit: Exit[Any, Any] | None = None
+        self._pending_exit: Exit[Any, Any] | None = None
+        self._observers: list[Observer] = []
+        self._async_token = 0
+        self._async_canceller: Any = None
+        self._registering = False
+        self._resumed_with: Any = None
+        self._waiting_children = 0
+
+    def __repr__(self) -> str:
+        return f"<FiberRuntime {self.id} state={self._state}>"
+
+    # -- public to the rest of the library -----------------------------------------
+
+    @property
+    def exit(self) -> Exit[Any, Any] | None:
+        """The published exit, or None while the fiber (or one of its children) runs."""
+        return self._exit
+
+    @property
+    def interruptible(self) -> bool:
+        return self._interruptible
+
+    @property
+    def is_interrupted(self) -> bool:
+        return self._interrupt_cause is not None
+
+    def start(self, effect: object) -> None:
+        """Queue the fiber to evaluate `effect` (scheduler thread only)."""
+        self._cur = effect
+        self.scheduler.live_fibers += 1
+        self.scheduler.schedule(self)
+
+    def get_ref(self, ref: FiberRef) -> object:
+        return self.refs.get(ref, ref.initial)
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call `observer(exit)` when the fiber is done (at once if it already is)."""
+        if self._exit is not None:
+            observer(self._exit)
+        else:
+            self._observers.append(observer)
+
+    def remove_observer(self, observer: Observer) -> None:
+        if observer in self._observers:
+            self._observers.remove(observer)
+
+    def interrupt_as(self, interruptor: FiberId, reason: InterruptReason) -> None:
+        """Ask the fiber to stop (scheduler thread only). Returns at once.
+
+        Only the first interruption's cause is kept: it is the one that stopped it.
+        """
+        if self._state >= FINISHING or self._interrupt_cause is not None:
+            return
+        self._interrupt_cause = Interrupt(interruptor, reason)
+        if self._state == SUSPENDED and self._interruptible:
+            self._wake_interrupted()
+        else:
+            self._interrupt_pending = True
+
+    # -- the loop -----------------------------------------------------------------
+
+    def run(self) -> None:
+        """Evaluate until the fiber parks, yields or ends (called by the scheduler)."""
+        cur: Any = self._cur
+        self._cur = None
+        interrupted = self._interrupt_cause
+        if self._interrupt_pending and self._interruptible and interrupted is not None:
+            self._interrupt_pending = False
+            cur = _FailNode(interrupted)
+        stack = self._stack
+        budget = self.scheduler.budget
+        fn: Any = None
+        value: Any = None
+        while True:
+            try:
+                while True:
+                    budget -= 1
+                    if budget == 0:
+                        self._cur = cur
+                        self.scheduler.schedule(self)
+                        return
+                    code = cur._op
+                    if code == op.FLAT_MAP:
+                        first = cur.first
+                        if first._op == op.SUCCEED:
+                            fn = cur.k
+                            cur = fn(first.value)
+                            continue
+                        stack.append(cur)
+                        cur = first
+                        continue
+                    if code == op.SUCCEED:
+                        value = cur.value
+                    elif code == op.MAP:
+                        first = cur.first
+                        if first._op == op.SUCCEED:
+                            fn = cur.f
+                            value = fn(first.value)
+                        else:
+                            stack.append(cur)
+                            cur = first
+                            continue
+                    elif code == op.SYNC:
+                        fn = cur.thunk
+                        value = fn()
+                    elif code == op.FAIL:
+                        handler = self._unwind(cur.cause)
+                        if handler is None:
+                            return
+                        fn, cause = handler
+                        cur = fn(cause)
+                        continue
+                    elif code == op.SUSPEND:
+                        fn = cur.thunk
+                        cur = fn()
+                        continue
+                    elif code == op.FOLD:
+                        stack.append(cur)
+                        cur = cur.first
+                        continue
+                    elif code == op.WITH_FIBER:
+                        fn = cur.f
+                        cur = fn(self)
+                        continue
+                    elif code == op.ASYNC:
+                        fn = cur.register
+                        cur = self._park(fn)
+                        if cur is None:
+                            return
+                        continue
+                    elif code == op.SET_INTERRUPTIBLE:
+                        flag = cur.flag
+                        if flag != self._interruptible:
+                            stack.append(
+                                _REVERT_TO_INTERRUPTIBLE
+                                if self._interruptible
+                                else _REVERT_TO_UNINTERRUPTIBLE
+                            )
+                            self._interruptible = flag
+                            if flag and self._interrupt_cause is not None:
+                                self._interrupt_pending = False
+                                cur = _FailNode(self._interrupt_cause)
+                                continue
+                        cur = cur.effect
+                        continue
+                    elif code == op.LOCALLY:
+                        ref = cur.ref
+                        stack.append(_RestoreRef(ref, self.refs.get(ref, _MISSING)))
+                        self.refs[ref] = cur.value
+                        cur = cur.effect
+                        continue
+                    elif code == op.FORK:
+                        value = self._fork(cur.effect, cur.daemon)
+                    elif code == op.YIELD:
+                        self._cur = _UNIT_NODE
+                        self.scheduler.schedule(self)
+                        return
+                    else:
+                        raise TypeError(f"unknown effect opcode {code!r}")
+
+                    # A value is ready: feed it to the frames on the stack.
+                    while True:
+                        if not stack:
+                            self._effect_done(Success(value))
+                            return
+                        frame = stack.pop()
+                        code = frame._op
+                        if code == op.FLAT_MAP:
+                            fn = frame.k
+                            cur = fn(value)
+                            break
+                        if code == op.MAP:
+                            fn = frame.f
+                            value = fn(value)
+                        elif code == op.FOLD:
+                            fn = frame.on_success
+                            if fn is not None:
+                                cur = fn(value)
+                                break
+                        elif code == op.REVERT_INTERRUPTIBLE:
+                            self._interruptible = frame.flag
+                            if frame.flag and self._interrupt_cause is not None:
+                                self._interrupt_pending = False
+                                cur = _FailNode(self._interrupt_cause)
+                                break
+                        else:
+                            self._restore_ref(frame)
+            except (KeyboardInterrupt, SystemExit) as exc:
+                cur = self._shutdown(exc)
+            except BaseException as exc:
+                cur = _FailNode(Die(_defect(exc, cur, fn)))
+
+    # -- helpers of the loop (off the hot path) -------------------------------------
+
+    def _unwind(self, cause: Cause[Any]) -> tuple[Callable[[Cause[Any]], Any], Cause[Any]] | None:
+        """Pop frames up to a failure handler; None when the fiber's effect has failed."""
+        stack = self._stack
+        while stack:
+            frame = stack.pop()
+            code = frame._op
+            if code == op.FOLD:
+                if not (self._interruptible and self._interrupt_cause is not None):
+                    return frame.on_failure, cause
+            elif code == op.REVERT_INTERRUPTIBLE:
+                self._interruptible = frame.flag
+                interrupted = self._interrupt_cause
+                if frame.flag and interrupted is not None:
+                    self._interrupt_pending = False
+                    if not cause.is_interrupted():
+                        cause = Cause.sequential(cause, interrupted)
+            elif code == op.RESTORE_REF:
+                self._restore_ref(frame)
+        self._effect_done(Failure(cause))
+        return None
+
+    def _restore_ref(self, frame: _RestoreRef) -> None:
+        if frame.old is _MISSING:
+            self.refs.pop(frame.ref, None)
+        else:
+            self.refs[frame.ref] = frame.old
+
+    def _park(self, register: Callable[[Resume], Any]) -> Any:
+        """Register an async callback. Returns the effect to go on with if the callback
+        already ran (or the fiber is interrupted), or None once parked."""
+        if self._interruptible and self._interrupt_cause is not None:
+            self._interrupt_pending = False
+            return _FailNode(self._interrupt_cause)
+        self._async_token += 1
+        self._state = SUSPENDED
+        self._registering = True
+        try:
+            canceller = register(Resume(self, self._async_token))
+        except BaseException:
+            self._async_token += 1
+            self._state = RUNNING
+            raise
+        finally:
+            self._registering = False
+        if self._state == RUNNING:  # resumed during register
+            resumed = self._resumed_with
+            self._resumed_with = None
+            return resumed
+        self._async_canceller = canceller
+        return None
+
+    def _resume(self, token: int, effect: object) -> None:
+        if token != self._async_token or self._state != SUSPENDED:
+            return
+        self._async_token += 1
+        self._async_canceller = None
+        self._state = RUNNING
+        if self._registering:
+            self._resumed_with = effect
+        else:
+            self._cur = effect
+            self.scheduler.schedule(self)
+
+    def _wake_interrupted(self) -> None:
+        """Interrupt a parked fiber: run its canceller (if any), then fail."""
+        canceller = self._async_canceller
+        self._async_token += 1
+        self._async_canceller = None
+        self._state = RUNNING
+        self._interrupt_pending = False
+        interrupted = self._interrupt_cause
+        assert interrupted is not None
+        fail = _FailNode(interrupted)
+        node: Any = fail
+        if canceller is not None:
+            node = _FoldNode(
+                canceller,
+                lambda cause: _FailNode(Cause.sequential(interrupted, cause)),
+                lambda _: fail,
+            )
+        if self._registering:  # interrupted from inside its own `register`
+            self._resumed_with = node
+        else:
+            self._cur = node
+            self.scheduler.schedule(self)
+
+    def _fork(self, effect: object, daemon: bool) -> FiberRuntime:
+        child = FiberRuntime(self.scheduler, None if daemon else self, dict(self.refs))
+        if not daemon:
+            self.children[child] = None
+        child.start(effect)
+        return child
+
+    def _shutdown(self, exc: BaseException) -> Any:
+        """Ctrl-C or SystemExit inside user code: remember it, unwind as interrupted."""
+        self.scheduler.fatal_error(exc)
+        if self._interrupt_cause is None:
+            self._interrupt_cause = Interrupt(self.id, Shutdown(type(exc).__name__))
+        self._interrupt_pending = False
+        self._interruptible = True
+        return _FailNode(self._interrupt_cause)
+
+    def _effect_done(self, exit: Exit[Any, Any]) -> None:
+        """The fiber's effect ended: stop the children, then publish `exit`."""
+        self._stack = []
+        children = list(self.children)
+        if not children:
+            self._publish(exit)
+            return
+        self._state = FINISHING
+        self._pending_exit = exit
+        self._waiting_children = len(children)
+        reason = ParentDone(self.id)
+        for child in children:
+            child.add_observer(self._child_done)
+            child.interrupt_as(self.id, reason)
+
+    def _child_done(self, _exit: Exit[Any, Any]) -> None:
+        self._waiting_children -= 1
+        if self._waiting_children == 0:
+            exit = self._pending_exit
+            assert exit is not None
+            self._pending_exit = None
+            self._publish(exit)
+
+    def _publish(self, exit: Exit[Any, Any]) -> None:
+        self._state = DONE
+        self._exit = exit
+        self.scheduler.live_fibers -= 1
+        parent = self.parent
+        if parent is not None:
+            parent.children.pop(self, None)
+            self.parent = None
+        observers = self._observers
+        self._observers = []
+        for observer in observers:
+            observer(exit)
+
+
+def _describe_function(fn: object) -> str:
+    name = getattr(fn, "__qualname__", None) or repr(fn)
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        return f"{name} ({code.co_filename}:{code.co_firstlineno})"
+    return name
+
+
+def _defect(exc: BaseException, cur: object, fn: object) -> BaseException:
+    """The defect for an error in the loop; explains a function that returned a non-Effect."""
+    if isinstance(exc, AttributeError) and not hasattr(type(cur), "_op"):
+        where = "the effect to run" if fn is None else _describe_function(fn)
+        shown = repr(cur)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        error = TypeError(f"{where} returned {type(cur).__name__} {shown}, expected an Effect")
+        error.__cause__ = None
+        return error
+    return exc

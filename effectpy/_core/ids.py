@@ -1,0 +1,102 @@
+"""Fiber identities and the closed set of reasons a fiber can be interrupted for."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+_next_id = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class FiberId:
+    """Identity of a fiber: a process-unique number and an optional name."""
+
+    number: int
+    name: str | None = None
+
+    @staticmethod
+    def make(name: str | None = None) -> FiberId:
+        return FiberId(next(_next_id), name)
+
+    def __str__(self) -> str:
+        return f"#{self.number}" if self.name is None else f"#{self.number} ({self.name})"
+
+
+NONE_ID: Final = FiberId(0, "runtime")
+"""The interruptor id used when the runtime itself, not a fiber, stops work."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """The fiber ran past a `timeout(seconds)`."""
+
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"timeout after {self.seconds:g}s"
+
+
+@dataclass(frozen=True, slots=True)
+class ParentDone:
+    """The parent fiber's effect ended while this child was still running."""
+
+    parent: FiberId
+
+    def __str__(self) -> str:
+        return f"parent fiber {self.parent} finished"
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeClosed:
+    """The scope the fiber was forked into was closed."""
+
+    scope: str | None = None
+
+    def __str__(self) -> str:
+        return "scope closed" if self.scope is None else f"scope {self.scope!r} closed"
+
+
+@dataclass(frozen=True, slots=True)
+class SiblingFailed:
+    """A sibling in the same group failed, so the rest of the group is stopped."""
+
+    sibling: FiberId
+
+    def __str__(self) -> str:
+        return f"sibling fiber {self.sibling} failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RaceLost:
+    """Another contender of a race finished first."""
+
+    winner: FiberId
+
+    def __str__(self) -> str:
+        return f"lost a race to fiber {self.winner}"
+
+
+@dataclass(frozen=True, slots=True)
+class Manual:
+    """Interrupted on request: `Fiber.interrupt()`, `Effect.interrupt()` or a task cancel."""
+
+    def __str__(self) -> str:
+        return "interrupted on request"
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """The runtime is shutting down (a runner was cancelled, or Ctrl-C)."""
+
+    detail: str | None = None
+
+    def __str__(self) -> str:
+        return "runtime shutdown" if self.detail is None else f"runtime shutdown: {self.detail}"
+
+
+InterruptReason: TypeAlias = (
+    Timeout | ParentDone | ScopeClosed | SiblingFailed | RaceLost | Manual | Shutdown
+)
+"""Why a fiber was interrupted: a closed union, so a `match` over it can be exhaustive."""

@@ -1,0 +1,27 @@
+"""Integer opcodes of the effect primitives and of the loop's private frames.
+
+Every `Effect` node class carries one of these as the class attribute `_op`; the fiber
+loop dispatches on it. Frames (`REVERT_*`, `RESTORE_*`) only ever live on a fiber's
+continuation stack and never reach user code.
+"""
+
+from typing import Final
+
+# Nodes that produce a value or a cause.
+SUCCEED: Final = 0
+FLAT_MAP: Final = 1
+MAP: Final = 2
+SYNC: Final = 3
+FAIL: Final = 4
+SUSPEND: Final = 5
+FOLD: Final = 6
+ASYNC: Final = 7
+FORK: Final = 8
+YIELD: Final = 9
+SET_INTERRUPTIBLE: Final = 10
+WITH_FIBER: Final = 11
+LOCALLY: Final = 12
+
+# Frames pushed by the loop itself.
+REVERT_INTERRUPTIBLE: Final = 20
+RESTORE_REF: Final = 21

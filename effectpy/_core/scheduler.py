@@ -1,0 +1,198 @@
+"""Schedulers: where ready fibers wait for their turn, and where timers live.
+
+A scheduler owns a ready queue that it drains in batches on one thread (the scheduler
+thread). Two drivers share that core:
+
+* `SyncScheduler` is driven by `run_sync`: a minimal loop of its own (ready queue, timer
+  heap, a thread-safe inbox that wakes it up), so pure and timer-based programs never
+  pay for asyncio.
+* `AsyncioScheduler` is driven by a running asyncio loop (`run_async`): draining happens
+  in a `call_soon` callback, timers are the loop's own `call_later`.
+
+Foreign threads never touch a fiber directly: they post a callback with
+`call_threadsafe`, which runs on the scheduler thread.
+
+With a `seed`, the ready queue is shuffled before each batch: a deterministic way to run
+concurrency tests under many interleavings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import queue
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .fiber_runtime import FiberRuntime
+
+DEFAULT_BUDGET = 2048
+"""Ops a fiber runs before it yields to the others."""
+
+
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Scheduler:
+    """The shared core: a ready queue of fibers and the fiber loop's settings."""
+
+    __slots__ = ("_rng", "budget", "fatal", "live_fibers", "ready", "thread_id")
+
+    def __init__(self, *, budget: int = DEFAULT_BUDGET, seed: int | None = None) -> None:
+        if budget < 1:
+            raise ValueError(f"budget must be a positive number of ops, got {budget}")
+        self.ready: deque[FiberRuntime] = deque()
+        self.budget = budget
+        self.live_fibers = 0
+        self.thread_id = threading.get_ident()
+        self._rng = None if seed is None else random.Random(seed)
+        self.fatal: BaseException | None = None
+
+    def fatal_error(self, exc: BaseException) -> None:
+        """Remember a `KeyboardInterrupt`/`SystemExit` raised inside a fiber; the
+        runner tears everything down and then re-raises the first one."""
+        if self.fatal is None:
+            self.fatal = exc
+
+    def schedule(self, fiber: FiberRuntime) -> None:
+        """Put `fiber` at the back of the ready queue (scheduler thread only)."""
+        self.ready.append(fiber)
+
+    def drain(self) -> None:
+        """Run one batch: the fibers that are ready now (not those they wake up).
+
+        Drivers call this in a loop and look at timers and other threads in between,
+        so a busy fiber (which re-queues itself every `budget` ops) starves nothing.
+        """
+        ready = self.ready
+        count = len(ready)
+        if self._rng is not None and count > 1:
+            batch = [ready.popleft() for _ in range(count)]
+            self._rng.shuffle(batch)
+            for fiber in batch:
+                fiber.run()
+            return
+        popleft = ready.popleft
+        for _ in range(count):
+            popleft().run()
+
+    def on_scheduler_thread(self) -> bool:
+        return threading.get_ident() == self.thread_id
+
+    def now(self) -> float:
+        """Monotonic seconds, the clock timers are measured against."""
+        return time.monotonic()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        raise NotImplementedError
+
+    def call_threadsafe(self, callback: Callable[[], None]) -> None:
+        raise NotImplementedError
+
+
+class _Timer:
+    __slots__ = ("callback", "cancelled", "deadline", "seq")
+
+    def __init__(self, deadline: float, seq: int, callback: Callable[[], None]) -> None:
+        self.deadline = deadline
+        self.seq = seq
+        self.callback = callback
+        self.cancelled = False
+
+    def __lt__(self, other: _Timer) -> bool:
+        return (self.deadline, self.seq) < (other.deadline, other.seq)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class SyncScheduler(Scheduler):
+    """Driven by `run_until`: ready queue, timer heap, a thread-safe inbox."""
+
+    __slots__ = ("_inbox", "_seq", "_timers")
+
+    def __init__(self, *, budget: int = DEFAULT_BUDGET, seed: int | None = None) -> None:
+        super().__init__(budget=budget, seed=seed)
+        self._timers: list[_Timer] = []
+        self._seq = itertools.count()
+        self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        timer = _Timer(time.monotonic() + max(delay, 0.0), next(self._seq), callback)
+        heapq.heappush(self._timers, timer)
+        return timer
+
+    def call_threadsafe(self, callback: Callable[[], None]) -> None:
+        self._inbox.put(callback)
+
+    def run_until(self, done: Callable[[], bool]) -> None:
+        """Drive fibers, timers and the inbox until `done()` holds."""
+        inbox = self._inbox
+        timers = self._timers
+        while True:
+            if self.ready:
+                self.drain()
+            if done():
+                return
+            while not inbox.empty():
+                inbox.get_nowait()()
+            while timers and (timers[0].cancelled or timers[0].deadline <= time.monotonic()):
+                timer = heapq.heappop(timers)
+                if not timer.cancelled:
+                    timer.callback()
+            if self.ready:
+                continue
+            if timers:
+                with contextlib.suppress(queue.Empty):
+                    inbox.get(timeout=max(timers[0].deadline - time.monotonic(), 0.0))()
+            else:
+                # Nothing ready, no timer: only another thread can wake us now.
+                inbox.get()()
+
+
+class AsyncioScheduler(Scheduler):
+    """Driven by a running asyncio loop: draining is a `call_soon` callback."""
+
+    __slots__ = ("_drain_pending", "loop")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        budget: int = DEFAULT_BUDGET,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(budget=budget, seed=seed)
+        self.loop = loop
+        self._drain_pending = False
+
+    def schedule(self, fiber: FiberRuntime) -> None:
+        self.ready.append(fiber)
+        if not self._drain_pending:
+            self._drain_pending = True
+            self.loop.call_soon(self._drain_soon)
+
+    def _drain_soon(self) -> None:
+        self._drain_pending = False
+        self.drain()
+        if self.ready and not self._drain_pending:
+            # More work: give the asyncio loop a turn first, then continue.
+            self._drain_pending = True
+            self.loop.call_soon(self._drain_soon)
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        return self.loop.call_later(max(delay, 0.0), callback)
+
+    def call_threadsafe(self, callback: Callable[[], None]) -> None:
+        self.loop.call_soon_threadsafe(callback)

@@ -1,0 +1,1213 @@
+"""The `Effect` type: a lazy, immutable description of a program.
+
+`Effect[A, E, R]` succeeds with an `A`, fails with a typed error `E`, and needs the
+services `R`. `E` and `R` default to `Never`: `Effect[int]` cannot fail and needs
+nothing. Build effects with the static constructors, combine them with the methods
+(data first) or with the functions of `effectpy.pointfree` inside `pipe(...)`, and run
+them with `run_sync` / `run_async`.
+
+Representation: an effect is one of the small node classes at the end of this module,
+each carrying an integer opcode that the fiber loop (`effectpy._core.fiber_runtime`)
+dispatches on. Nodes are slotted and never change after construction. Every method
+here builds nodes and nothing else; no method runs anything.
+
+A few methods need classes that are themselves built on `Effect` (`Fiber`, `Schedule`,
+`Layer`...). They import them inside the method body: the one deliberate way this
+module reaches upward, so that the package has no import cycle.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Never, Protocol, overload
+
+from returns.result import Failure as ResultFailure
+from returns.result import Result
+from returns.result import Success as ResultSuccess
+from typing_extensions import ParamSpec, TypeAliasType, TypeVar
+
+from ._core import opcodes as op
+from ._core.cause import Cause, Die, Fail
+from ._core.exit import Exit, Failure, Success
+from ._core.fiber_runtime import FiberRuntime, Resume
+
+if TYPE_CHECKING:
+    from ._core.fiber_runtime import FiberRef
+
+A_co = TypeVar("A_co", covariant=True)
+E_co = TypeVar("E_co", covariant=True, default=Never)
+R_co = TypeVar("R_co", covariant=True, default=Never)
+
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
+E = TypeVar("E")
+E2 = TypeVar("E2")
+E3 = TypeVar("E3")
+R = TypeVar("R")
+R2 = TypeVar("R2")
+R3 = TypeVar("R3")
+X = TypeVar("X", bound=Exception)
+X1 = TypeVar("X1", bound=Exception)
+X2 = TypeVar("X2", bound=Exception)
+X3 = TypeVar("X3", bound=Exception)
+P = ParamSpec("P")
+
+_P0 = TypeVar("_P0")
+_P1 = TypeVar("_P1")
+_P2 = TypeVar("_P2")
+_P3 = TypeVar("_P3")
+_P4 = TypeVar("_P4")
+_P5 = TypeVar("_P5")
+_P6 = TypeVar("_P6")
+_P7 = TypeVar("_P7")
+_P8 = TypeVar("_P8")
+_P9 = TypeVar("_P9")
+_P10 = TypeVar("_P10")
+_P11 = TypeVar("_P11")
+_P12 = TypeVar("_P12")
+_P13 = TypeVar("_P13")
+_P14 = TypeVar("_P14")
+_P15 = TypeVar("_P15")
+_P16 = TypeVar("_P16")
+_P17 = TypeVar("_P17")
+_P18 = TypeVar("_P18")
+_P19 = TypeVar("_P19")
+_P20 = TypeVar("_P20")
+
+
+class Restore(Protocol):
+    """What `Effect.uninterruptible_mask` hands its body: puts back the outer
+    interruptibility for the effect it wraps."""
+
+    def __call__(self, effect: Effect[A, E, R], /) -> Effect[A, E, R]: ...
+
+
+class Effect(Generic[A_co, E_co, R_co]):
+    """A program that succeeds with `A`, fails with `E`, and needs services `R`.
+
+    >>> from effectpy import Effect, run_sync
+    >>> run_sync(Effect.succeed(20).map(lambda n: n + 1).map(lambda n: n * 2))
+    42
+    """
+
+    __slots__ = ()
+    _op: ClassVar[int]
+
+    # -- constructors -------------------------------------------------------------
+
+    @staticmethod
+    def succeed(value: A) -> Effect[A]:
+        """An effect that succeeds with `value`.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(1))
+        1
+        """
+        node = _new(_Succeed)  # the hottest constructors skip __init__ (see docs/benchmarks.md)
+        node.value = value
+        return node
+
+    @staticmethod
+    def fail(error: E) -> Effect[Never, E]:
+        """An effect that fails with the typed error `error`.
+
+        >>> from effectpy import Effect, run_sync_exit
+        >>> run_sync_exit(Effect.fail("not found"))
+        Failure(cause=Fail(error='not found'))
+        """
+        return _FailCause(Fail(error))
+
+    @staticmethod
+    def fail_cause(cause: Cause[E]) -> Effect[Never, E]:
+        """An effect that fails with a whole `Cause`.
+
+        >>> from effectpy import Cause, Effect, run_sync_exit
+        >>> run_sync_exit(Effect.fail_cause(Cause.fail(1))).is_failure()
+        True
+        """
+        return _FailCause(cause)
+
+    @staticmethod
+    def die(defect: BaseException) -> Effect[Never]:
+        """An effect that fails with a defect: an error nobody is expected to handle.
+
+        >>> from effectpy import Effect, run_sync_exit
+        >>> run_sync_exit(Effect.die(RuntimeError("bug"))).cause.defects()
+        [RuntimeError('bug')]
+        """
+        if not isinstance(defect, BaseException):
+            raise TypeError(f"Effect.die expects an exception, got {type(defect).__name__}")
+        return _FailCause(Die(defect))
+
+    @staticmethod
+    def sync(thunk: Callable[[], A]) -> Effect[A]:
+        """An effect that calls `thunk()` each time it runs; an exception it raises
+        is a defect (`Die`). Use `attempt` for code whose exceptions are expected.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.sync(lambda: 2 + 2))
+        4
+        """
+        return _Sync(thunk)
+
+    @overload
+    @staticmethod
+    def attempt(thunk: Callable[[], A]) -> Effect[A, Exception]: ...
+    @overload
+    @staticmethod
+    def attempt(thunk: Callable[[], A], catch: type[X1]) -> Effect[A, X1]: ...
+    @overload
+    @staticmethod
+    def attempt(thunk: Callable[[], A], catch: tuple[type[X1]]) -> Effect[A, X1]: ...
+    @overload
+    @staticmethod
+    def attempt(thunk: Callable[[], A], catch: tuple[type[X1], type[X2]]) -> Effect[A, X1 | X2]: ...
+    @overload
+    @staticmethod
+    def attempt(
+        thunk: Callable[[], A], catch: tuple[type[X1], type[X2], type[X3]]
+    ) -> Effect[A, X1 | X2 | X3]: ...
+    @staticmethod
+    def attempt(
+        thunk: Callable[[], A],
+        catch: type[Exception] | tuple[type[Exception], ...] = Exception,
+    ) -> Effect[A, Exception]:
+        """Call `thunk()`; an exception of the `catch` classes becomes the typed error,
+        any other is a defect.
+
+        >>> from effectpy import Effect, run_sync_exit
+        >>> run_sync_exit(Effect.attempt(lambda: int("x"), ValueError)).cause.failures()
+        [ValueError("invalid literal for int() with base 10: 'x'")]
+        """
+        if not (
+            (isinstance(catch, type) and issubclass(catch, Exception))
+            or (
+                isinstance(catch, tuple)
+                and catch
+                and all(isinstance(c, type) and issubclass(c, Exception) for c in catch)
+            )
+        ):
+            raise TypeError(f"Effect.attempt: catch must be Exception classes, got {catch!r}")
+
+        def run() -> Effect[A, Exception]:
+            try:
+                return _Succeed(thunk())
+            except catch as error:
+                return _FailCause(Fail(error))
+
+        return _Suspend(run)
+
+    @staticmethod
+    def suspend(thunk: Callable[[], Effect[A, E, R]]) -> Effect[A, E, R]:
+        """An effect built anew by `thunk()` each time it runs (for recursion and
+        for effects that depend on state).
+
+        >>> from effectpy import Effect, run_sync
+        >>> def countdown(n: int) -> Effect[int]:
+        ...     return Effect.succeed(n) if n == 0 else Effect.suspend(lambda: countdown(n - 1))
+        >>> run_sync(countdown(100_000))
+        0
+        """
+        return _Suspend(thunk)
+
+    @staticmethod
+    def unit() -> Effect[None]:
+        """An effect that succeeds with `None`.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.unit()) is None
+        True
+        """
+        return _UNIT
+
+    @staticmethod
+    def from_result(result: Result[A, E]) -> Effect[A, E]:
+        """The effect of a `returns` `Result`: its value, or its error as typed failure.
+
+        >>> from returns.result import Failure, Success
+        >>> from effectpy import Effect, run_sync, run_sync_exit
+        >>> run_sync(Effect.from_result(Success(3)))
+        3
+        >>> run_sync_exit(Effect.from_result(Failure("no"))).cause.failures()
+        ['no']
+        """
+        if isinstance(result, ResultSuccess):
+            return _Succeed(result.unwrap())
+        if isinstance(result, ResultFailure):
+            return _FailCause(Fail(result.failure()))
+        raise TypeError(f"Effect.from_result expects a returns Result, got {result!r}")
+
+    @staticmethod
+    def async_(
+        register: Callable[[Callable[[Effect[A, E, R]], None]], Effect[Any, Never, R] | None],
+    ) -> Effect[A, E, R]:
+        """An effect completed by a callback: `register(resume)` arranges for
+        `resume(effect)` to be called once, from any thread. `register` may return a
+        canceller effect, run if the fiber is interrupted while it waits.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.async_(lambda resume: resume(Effect.succeed("called back"))))
+        'called back'
+        """
+        return _Async(register)
+
+    @staticmethod
+    def yield_now() -> Effect[None]:
+        """Let the other ready fibers run, then continue.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.yield_now()) is None
+        True
+        """
+        return _YIELD
+
+    @staticmethod
+    def never() -> Effect[Never]:
+        """An effect that never ends (until interrupted).
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(1).race(Effect.never()))
+        1
+        """
+        return _NEVER
+
+    @staticmethod
+    def interrupt() -> Effect[Never]:
+        """An effect that fails with an interruption of the running fiber itself.
+
+        >>> from effectpy import Effect, run_sync_exit
+        >>> run_sync_exit(Effect.interrupt()).cause.is_interrupted_only()
+        True
+        """
+        return _INTERRUPT_SELF
+
+    @staticmethod
+    def uninterruptible_mask(f: Callable[[Restore], Effect[A, E, R]]) -> Effect[A, E, R]:
+        """Run `f(restore)` uninterruptibly; `restore(effect)` makes `effect` as
+        interruptible as the code around the mask was.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.uninterruptible_mask(lambda restore: restore(Effect.succeed(1))))
+        1
+        """
+
+        def with_fiber(fiber: FiberRuntime) -> Effect[A, E, R]:
+            outer = fiber.interruptible
+
+            def restore(effect: Effect[B, E2, R2]) -> Effect[B, E2, R2]:
+                return _SetInterruptible(effect, outer)
+
+            return _SetInterruptible(f(restore), False)
+
+        return _WithFiber(with_fiber)
+
+    # -- sequencing ---------------------------------------------------------------
+
+    def map(self, f: Callable[[A_co], B]) -> Effect[B, E_co, R_co]:
+        """Transform the success value.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(2).map(lambda n: n * 10))
+        20
+        """
+        node = _new(_Map)
+        node.first = self
+        node.f = f
+        return node
+
+    def flat_map(self, f: Callable[[A_co], Effect[B, E2, R2]]) -> Effect[B, E_co | E2, R_co | R2]:
+        """Continue with the effect `f` makes from the success value. `f` must return
+        an Effect; anything else is a defect (`TypeError`) naming `f`.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(2).flat_map(lambda n: Effect.succeed(n + 1)))
+        3
+        """
+        node = _new(_FlatMap)
+        node.first = self
+        node.k = f
+        return node
+
+    @overload
+    def and_then(self, that: Effect[B, E2, R2]) -> Effect[B, E_co | E2, R_co | R2]: ...
+    @overload
+    def and_then(
+        self, that: Callable[[A_co], Effect[B, E2, R2]]
+    ) -> Effect[B, E_co | E2, R_co | R2]: ...
+    def and_then(
+        self, that: Effect[B, E2, R2] | Callable[[A_co], Effect[B, E2, R2]]
+    ) -> Effect[B, E_co | E2, R_co | R2]:
+        """Run `that` next: an effect (the value of this one is dropped), or a function
+        of this one's value (like `flat_map`).
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(1).and_then(Effect.succeed("next")))
+        'next'
+        """
+        if isinstance(that, Effect):
+            effect = that
+            return _FlatMap(self, lambda _: effect)
+        if callable(that):
+            return _FlatMap(self, that)
+        raise TypeError(f"and_then expects an Effect or a function, got {type(that).__name__}")
+
+    def tap(self, f: Callable[[A_co], Effect[Any, E2, R2]]) -> Effect[A_co, E_co | E2, R_co | R2]:
+        """Run the effect `f` makes from the value, for its side effect; keep the value.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(5).tap(lambda n: Effect.sync(lambda: print("saw", n))))
+        saw 5
+        5
+        """
+        return _FlatMap(self, lambda a: _Map(f(a), lambda _: a))
+
+    def zip(self, that: Effect[B, E2, R2]) -> Effect[tuple[A_co, B], E_co | E2, R_co | R2]:
+        """Run this, then `that`; succeed with both values.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(1).zip(Effect.succeed("a")))
+        (1, 'a')
+        """
+        return _FlatMap(self, lambda a: _Map(that, lambda b: (a, b)))
+
+    def zip_with(
+        self, that: Effect[B, E2, R2], f: Callable[[A_co, B], C]
+    ) -> Effect[C, E_co | E2, R_co | R2]:
+        """Run this, then `that`; combine the values with `f`.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(2).zip_with(Effect.succeed(3), lambda a, b: a * b))
+        6
+        """
+        return _FlatMap(self, lambda a: _Map(that, lambda b: f(a, b)))
+
+    def as_(self, value: B) -> Effect[B, E_co, R_co]:
+        """Replace the success value with `value`.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(1).as_("done"))
+        'done'
+        """
+        return _Map(self, lambda _: value)
+
+    def as_unit(self) -> Effect[None, E_co, R_co]:
+        """Drop the success value.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(1).as_unit()) is None
+        True
+        """
+        return _Map(self, _to_none)
+
+    # -- errors -------------------------------------------------------------------
+
+    def map_error(self, f: Callable[[E_co], E2]) -> Effect[A_co, E2, R_co]:
+        """Transform the typed error.
+
+        >>> from effectpy import Effect, run_sync_exit
+        >>> run_sync_exit(Effect.fail(404).map_error(str)).cause.failures()
+        ['404']
+        """
+        return _Fold(self, lambda cause: _FailCause(cause.map(f)), None)
+
+    def catch_all(self, f: Callable[[E_co], Effect[B, E2, R2]]) -> Effect[A_co | B, E2, R_co | R2]:
+        """Recover from the typed error with the effect `f` makes from it. Defects and
+        interruptions are not typed errors and pass through.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.fail("boom").catch_all(lambda e: Effect.succeed(f"handled {e}")))
+        'handled boom'
+        """
+
+        def on_failure(cause: Cause[E_co]) -> Effect[B, E2, R2]:
+            if type(cause) is Fail:
+                return f(cause.error)
+            error = _recoverable(cause)
+            return _FailCause(cause) if error is _NO_ERROR else f(error)
+
+        return _Fold(self, on_failure, None)
+
+    def catch(
+        self, cls: type[X], handler: Callable[[X], Effect[B, E2, R2]]
+    ) -> Effect[A_co | B, E_co | E2, R_co | R2]:
+        """Recover from typed errors that are instances of `cls`; others pass through.
+
+        Without the mypy plugin the result keeps `E` whole (a sound over-approximation);
+        with `effectpy.mypy_plugin`, `cls` is removed from `E`.
+
+        >>> from effectpy import Effect, run_sync
+        >>> eff: Effect[int, KeyError | ValueError] = Effect.fail(KeyError("k"))
+        >>> run_sync(eff.catch(KeyError, lambda e: Effect.succeed(0)).catch_all(lambda e: Effect.succeed(-1)))
+        0
+        """
+        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+            raise TypeError(f"catch expects an exception class, got {cls!r}")
+
+        def on_failure(cause: Cause[E_co]) -> Effect[B, E2, R2] | Effect[Never, E_co]:
+            error = _recoverable(cause)
+            if isinstance(error, cls):
+                return handler(error)
+            return _FailCause(cause)
+
+        return _Fold(self, on_failure, None)
+
+    def catch_all_cause(
+        self, f: Callable[[Cause[E_co]], Effect[B, E2, R2]]
+    ) -> Effect[A_co | B, E2, R_co | R2]:
+        """Recover from any failure, defects included, given its whole `Cause`.
+        (An interrupted fiber still cannot recover: its handlers are skipped.)
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.die(ValueError("x")).catch_all_cause(lambda c: Effect.succeed(len(c.defects()))))
+        1
+        """
+        return _Fold(self, f, None)
+
+    def or_else(self, that: Effect[B, E2, R2]) -> Effect[A_co | B, E2, R_co | R2]:
+        """On a typed error, run `that` instead.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.fail("no").or_else(Effect.succeed("fallback")))
+        'fallback'
+        """
+
+        def recover(_: object) -> Effect[B, E2, R2]:
+            return that
+
+        return self.catch_all(recover)
+
+    def either(self) -> Effect[Result[A_co, E_co], Never, R_co]:
+        """Succeed with a `returns` `Result`: `Success(value)` or `Failure(error)`.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.fail("no").either())
+        <Failure: no>
+        """
+
+        def on_failure(cause: Cause[E_co]) -> Effect[Result[A_co, E_co]]:
+            error = _recoverable(cause)
+            if error is _NO_ERROR:
+                return _FailCause(cause)
+            return _Succeed(ResultFailure(error))
+
+        return _Fold(self, on_failure, lambda a: _Succeed(ResultSuccess(a)))
+
+    def exit(self) -> Effect[Exit[A_co, E_co], Never, R_co]:
+        """Succeed with how this effect ended, as an `Exit`.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.fail("no").exit())
+        Failure(cause=Fail(error='no'))
+        """
+        return _Fold(self, lambda c: _Succeed(Failure(c)), lambda a: _Succeed(Success(a)))
+
+    def match(
+        self, *, on_failure: Callable[[E_co], B], on_success: Callable[[A_co], C]
+    ) -> Effect[B | C, Never, R_co]:
+        """Handle both outcomes with plain functions. Defects pass through.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.fail(1).match(on_failure=lambda e: "bad", on_success=lambda a: "ok"))
+        'bad'
+        """
+
+        def handle(cause: Cause[E_co]) -> Effect[B]:
+            error = _recoverable(cause)
+            return _FailCause(cause) if error is _NO_ERROR else _Succeed(on_failure(error))
+
+        return _Fold(self, handle, lambda a: _Succeed(on_success(a)))
+
+    def match_effect(
+        self,
+        *,
+        on_failure: Callable[[E_co], Effect[B, E2, R2]],
+        on_success: Callable[[A_co], Effect[C, E3, R3]],
+    ) -> Effect[B | C, E2 | E3, R_co | R2 | R3]:
+        """Continue with an effect for either outcome. Defects pass through.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(2).match_effect(
+        ...     on_failure=lambda e: Effect.succeed(0), on_success=lambda a: Effect.succeed(a * 2)))
+        4
+        """
+
+        def handle(cause: Cause[E_co]) -> Effect[B, E2, R2]:
+            error = _recoverable(cause)
+            return _FailCause(cause) if error is _NO_ERROR else on_failure(error)
+
+        return _Fold(self, handle, on_success)
+
+    def match_cause(
+        self, *, on_failure: Callable[[Cause[E_co]], B], on_success: Callable[[A_co], C]
+    ) -> Effect[B | C, Never, R_co]:
+        """Handle both outcomes with plain functions, given the whole `Cause` on failure.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.die(OSError()).match_cause(on_failure=lambda c: "died", on_success=str))
+        'died'
+        """
+        return _Fold(self, lambda c: _Succeed(on_failure(c)), lambda a: _Succeed(on_success(a)))
+
+    def match_cause_effect(
+        self,
+        *,
+        on_failure: Callable[[Cause[E_co]], Effect[B, E2, R2]],
+        on_success: Callable[[A_co], Effect[C, E3, R3]],
+    ) -> Effect[B | C, E2 | E3, R_co | R2 | R3]:
+        """Continue with an effect for either outcome, given the whole `Cause` on failure.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.fail(1).match_cause_effect(
+        ...     on_failure=lambda c: Effect.succeed(c.failures()), on_success=Effect.succeed))
+        [1]
+        """
+        return _Fold(self, on_failure, on_success)
+
+    # -- finalization -------------------------------------------------------------
+
+    def on_exit(
+        self, f: Callable[[Exit[A_co, E_co]], Effect[Any, Never, R2]]
+    ) -> Effect[A_co, E_co, R_co | R2]:
+        """Run the finalizer `f(exit)` after this effect, however it ended (success,
+        failure, defect or interruption). The finalizer is uninterruptible; if it
+        fails, its cause follows this effect's (`Cause.sequential`).
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(1).on_exit(lambda ex: Effect.sync(lambda: print(ex))))
+        Success(value=1)
+        1
+        """
+
+        def body(restore: Restore) -> Effect[A_co, E_co, R_co | R2]:
+            def on_failure(cause: Cause[E_co]) -> Effect[A_co, E_co, R2]:
+                return _Fold(
+                    f(Failure(cause)),
+                    lambda finalizer_cause: _FailCause(Cause.sequential(cause, finalizer_cause)),
+                    lambda _: _FailCause(cause),
+                )
+
+            def on_success(value: Any) -> Effect[A_co, Never, R2]:
+                return _Map(f(Success(value)), lambda _: value)
+
+            return _Fold(restore(self), on_failure, on_success)
+
+        return Effect.uninterruptible_mask(body)
+
+    def ensuring(self, finalizer: Effect[Any, Never, R2]) -> Effect[A_co, E_co, R_co | R2]:
+        """Run `finalizer` after this effect, however it ended.
+
+        >>> from effectpy import Effect, run_sync_exit
+        >>> _ = run_sync_exit(Effect.fail("x").ensuring(Effect.sync(lambda: print("cleanup"))))
+        cleanup
+        """
+        return self.on_exit(lambda _: finalizer)
+
+    def on_error(
+        self, f: Callable[[Cause[E_co]], Effect[Any, Never, R2]]
+    ) -> Effect[A_co, E_co, R_co | R2]:
+        """Run `f(cause)` if this effect fails (interruption included); keep the failure.
+
+        >>> from effectpy import Effect, run_sync_exit
+        >>> _ = run_sync_exit(Effect.fail("x").on_error(lambda c: Effect.sync(lambda: print(c.failures()))))
+        ['x']
+        """
+        return self.on_exit(lambda exit: f(exit.cause) if isinstance(exit, Failure) else _UNIT)
+
+    # -- interruption -------------------------------------------------------------
+
+    def interruptible(self) -> Effect[A_co, E_co, R_co]:
+        """This effect, interruptible even inside an uninterruptible region.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(1).uninterruptible().interruptible())
+        1
+        """
+        return _SetInterruptible(self, True)
+
+    def uninterruptible(self) -> Effect[A_co, E_co, R_co]:
+        """This effect, shielded from interruption; an interrupt that arrives meanwhile
+        takes effect when it ends.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(1).uninterruptible())
+        1
+        """
+        return _SetInterruptible(self, False)
+
+    # -- generators and pipe ------------------------------------------------------
+
+    def __iter__(self) -> Generator[Effect[A_co, E_co, R_co], Any, A_co]:
+        """Lets a `@gen` generator write `value = yield from effect`."""
+        value: A_co = yield self
+        return value
+
+    @overload
+    def pipe(self, f1: Callable[[Effect[A_co, E_co, R_co]], _P1], /) -> _P1: ...
+    @overload
+    def pipe(
+        self, f1: Callable[[Effect[A_co, E_co, R_co]], _P1], f2: Callable[[_P1], _P2], /
+    ) -> _P2: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        /,
+    ) -> _P3: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        /,
+    ) -> _P4: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        /,
+    ) -> _P5: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        /,
+    ) -> _P6: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        f7: Callable[[_P6], _P7],
+        /,
+    ) -> _P7: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        f7: Callable[[_P6], _P7],
+        f8: Callable[[_P7], _P8],
+        /,
+    ) -> _P8: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        f7: Callable[[_P6], _P7],
+        f8: Callable[[_P7], _P8],
+        f9: Callable[[_P8], _P9],
+        /,
+    ) -> _P9: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        f7: Callable[[_P6], _P7],
+        f8: Callable[[_P7], _P8],
+        f9: Callable[[_P8], _P9],
+        f10: Callable[[_P9], _P10],
+        /,
+    ) -> _P10: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        f7: Callable[[_P6], _P7],
+        f8: Callable[[_P7], _P8],
+        f9: Callable[[_P8], _P9],
+        f10: Callable[[_P9], _P10],
+        f11: Callable[[_P10], _P11],
+        /,
+    ) -> _P11: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        f7: Callable[[_P6], _P7],
+        f8: Callable[[_P7], _P8],
+        f9: Callable[[_P8], _P9],
+        f10: Callable[[_P9], _P10],
+        f11: Callable[[_P10], _P11],
+        f12: Callable[[_P11], _P12],
+        /,
+    ) -> _P12: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        f7: Callable[[_P6], _P7],
+        f8: Callable[[_P7], _P8],
+        f9: Callable[[_P8], _P9],
+        f10: Callable[[_P9], _P10],
+        f11: Callable[[_P10], _P11],
+        f12: Callable[[_P11], _P12],
+        f13: Callable[[_P12], _P13],
+        /,
+    ) -> _P13: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        f7: Callable[[_P6], _P7],
+        f8: Callable[[_P7], _P8],
+        f9: Callable[[_P8], _P9],
+        f10: Callable[[_P9], _P10],
+        f11: Callable[[_P10], _P11],
+        f12: Callable[[_P11], _P12],
+        f13: Callable[[_P12], _P13],
+        f14: Callable[[_P13], _P14],
+        /,
+    ) -> _P14: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        f7: Callable[[_P6], _P7],
+        f8: Callable[[_P7], _P8],
+        f9: Callable[[_P8], _P9],
+        f10: Callable[[_P9], _P10],
+        f11: Callable[[_P10], _P11],
+        f12: Callable[[_P11], _P12],
+        f13: Callable[[_P12], _P13],
+        f14: Callable[[_P13], _P14],
+        f15: Callable[[_P14], _P15],
+        /,
+    ) -> _P15: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        f7: Callable[[_P6], _P7],
+        f8: Callable[[_P7], _P8],
+        f9: Callable[[_P8], _P9],
+        f10: Callable[[_P9], _P10],
+        f11: Callable[[_P10], _P11],
+        f12: Callable[[_P11], _P12],
+        f13: Callable[[_P12], _P13],
+        f14: Callable[[_P13], _P14],
+        f15: Callable[[_P14], _P15],
+        f16: Callable[[_P15], _P16],
+        /,
+    ) -> _P16: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        f7: Callable[[_P6], _P7],
+        f8: Callable[[_P7], _P8],
+        f9: Callable[[_P8], _P9],
+        f10: Callable[[_P9], _P10],
+        f11: Callable[[_P10], _P11],
+        f12: Callable[[_P11], _P12],
+        f13: Callable[[_P12], _P13],
+        f14: Callable[[_P13], _P14],
+        f15: Callable[[_P14], _P15],
+        f16: Callable[[_P15], _P16],
+        f17: Callable[[_P16], _P17],
+        /,
+    ) -> _P17: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        f7: Callable[[_P6], _P7],
+        f8: Callable[[_P7], _P8],
+        f9: Callable[[_P8], _P9],
+        f10: Callable[[_P9], _P10],
+        f11: Callable[[_P10], _P11],
+        f12: Callable[[_P11], _P12],
+        f13: Callable[[_P12], _P13],
+        f14: Callable[[_P13], _P14],
+        f15: Callable[[_P14], _P15],
+        f16: Callable[[_P15], _P16],
+        f17: Callable[[_P16], _P17],
+        f18: Callable[[_P17], _P18],
+        /,
+    ) -> _P18: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        f7: Callable[[_P6], _P7],
+        f8: Callable[[_P7], _P8],
+        f9: Callable[[_P8], _P9],
+        f10: Callable[[_P9], _P10],
+        f11: Callable[[_P10], _P11],
+        f12: Callable[[_P11], _P12],
+        f13: Callable[[_P12], _P13],
+        f14: Callable[[_P13], _P14],
+        f15: Callable[[_P14], _P15],
+        f16: Callable[[_P15], _P16],
+        f17: Callable[[_P16], _P17],
+        f18: Callable[[_P17], _P18],
+        f19: Callable[[_P18], _P19],
+        /,
+    ) -> _P19: ...
+    @overload
+    def pipe(
+        self,
+        f1: Callable[[Effect[A_co, E_co, R_co]], _P1],
+        f2: Callable[[_P1], _P2],
+        f3: Callable[[_P2], _P3],
+        f4: Callable[[_P3], _P4],
+        f5: Callable[[_P4], _P5],
+        f6: Callable[[_P5], _P6],
+        f7: Callable[[_P6], _P7],
+        f8: Callable[[_P7], _P8],
+        f9: Callable[[_P8], _P9],
+        f10: Callable[[_P9], _P10],
+        f11: Callable[[_P10], _P11],
+        f12: Callable[[_P11], _P12],
+        f13: Callable[[_P12], _P13],
+        f14: Callable[[_P13], _P14],
+        f15: Callable[[_P14], _P15],
+        f16: Callable[[_P15], _P16],
+        f17: Callable[[_P16], _P17],
+        f18: Callable[[_P17], _P18],
+        f19: Callable[[_P18], _P19],
+        f20: Callable[[_P19], _P20],
+        /,
+    ) -> _P20: ...
+    def pipe(self, *fns: Callable[[Any], Any]) -> Any:
+        """Apply functions left to right: `eff.pipe(f, g)` is `g(f(eff))`. Typed for up
+        to 20 steps; use it with the data-last functions of `effectpy.pointfree`.
+
+        >>> from effectpy import Effect, run_sync
+        >>> from effectpy import pointfree as pf
+        >>> run_sync(Effect.succeed(1).pipe(pf.map(lambda n: n + 1)))
+        2
+        """
+        result: Any = self
+        for fn in fns:
+            result = fn(result)
+        return result
+
+
+# -- the primitive nodes --------------------------------------------------------------
+# Plain slotted classes with an integer `_op` (see `effectpy._core.opcodes`). Their
+# fields are private to the library; the fiber loop reads them by name.
+
+
+class _Succeed(Effect[Any, Any, Any]):
+    __slots__ = ("value",)
+    _op = op.SUCCEED
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Effect.succeed({self.value!r})"
+
+
+class _FailCause(Effect[Any, Any, Any]):
+    __slots__ = ("cause",)
+    _op = op.FAIL
+
+    def __init__(self, cause: Cause[Any]) -> None:
+        self.cause = cause
+
+    def __repr__(self) -> str:
+        return f"Effect.fail_cause({self.cause!r})"
+
+
+class _Sync(Effect[Any, Any, Any]):
+    __slots__ = ("thunk",)
+    _op = op.SYNC
+
+    def __init__(self, thunk: Callable[[], object]) -> None:
+        self.thunk = thunk
+
+
+class _Suspend(Effect[Any, Any, Any]):
+    __slots__ = ("thunk",)
+    _op = op.SUSPEND
+
+    def __init__(self, thunk: Callable[[], object]) -> None:
+        self.thunk = thunk
+
+
+class _FlatMap(Effect[Any, Any, Any]):
+    __slots__ = ("first", "k")
+    _op = op.FLAT_MAP
+
+    def __init__(self, first: Effect[Any, Any, Any], k: Callable[[Any], object]) -> None:
+        self.first = first
+        self.k = k
+
+
+class _Map(Effect[Any, Any, Any]):
+    __slots__ = ("f", "first")
+    _op = op.MAP
+
+    def __init__(self, first: Effect[Any, Any, Any], f: Callable[[Any], object]) -> None:
+        self.first = first
+        self.f = f
+
+
+class _Fold(Effect[Any, Any, Any]):
+    __slots__ = ("first", "on_failure", "on_success")
+    _op = op.FOLD
+
+    def __init__(
+        self,
+        first: Effect[Any, Any, Any],
+        on_failure: Callable[[Any], object],
+        on_success: Callable[[Any], object] | None,
+    ) -> None:
+        self.first = first
+        self.on_failure = on_failure
+        self.on_success = on_success
+
+
+class _Async(Effect[Any, Any, Any]):
+    __slots__ = ("register",)
+    _op = op.ASYNC
+
+    def __init__(self, register: Callable[[Resume], object]) -> None:
+        self.register = register
+
+
+class _Fork(Effect[Any, Any, Any]):
+    __slots__ = ("daemon", "effect")
+    _op = op.FORK
+
+    def __init__(self, effect: Effect[Any, Any, Any], daemon: bool) -> None:
+        self.effect = effect
+        self.daemon = daemon
+
+
+class _Yield(Effect[Any, Any, Any]):
+    __slots__ = ()
+    _op = op.YIELD
+
+
+class _SetInterruptible(Effect[Any, Any, Any]):
+    __slots__ = ("effect", "flag")
+    _op = op.SET_INTERRUPTIBLE
+
+    def __init__(self, effect: Effect[Any, Any, Any], flag: bool) -> None:
+        self.effect = effect
+        self.flag = flag
+
+
+class _WithFiber(Effect[Any, Any, Any]):
+    __slots__ = ("f",)
+    _op = op.WITH_FIBER
+
+    def __init__(self, f: Callable[[FiberRuntime], object]) -> None:
+        self.f = f
+
+
+class _Locally(Effect[Any, Any, Any]):
+    __slots__ = ("effect", "ref", "value")
+    _op = op.LOCALLY
+
+    def __init__(self, ref: FiberRef, value: object, effect: Effect[Any, Any, Any]) -> None:
+        self.ref = ref
+        self.value = value
+        self.effect = effect
+
+
+def with_fiber(f: Callable[[FiberRuntime], Effect[A, E, R]]) -> Effect[A, E, R]:
+    """Library-internal: an effect built from the running fiber's state."""
+    return _WithFiber(f)
+
+
+def locally(ref: FiberRef, value: object, effect: Effect[A, E, R]) -> Effect[A, E, R]:
+    """Library-internal: run `effect` with the fiber ref `ref` set to `value`."""
+    return _Locally(ref, value, effect)
+
+
+def fork_runtime(effect: Effect[Any, Any, Any], *, daemon: bool) -> Effect[FiberRuntime]:
+    """Library-internal: start `effect` in a new fiber, giving its runtime."""
+    return _Fork(effect, daemon)
+
+
+_new = object.__new__
+_UNIT: Effect[None] = _Succeed(None)
+_YIELD: Effect[None] = _Yield()
+_NEVER: Effect[Never] = _Async(lambda resume: None)
+_INTERRUPT_SELF: Effect[Never] = _WithFiber(
+    lambda fiber: _FailCause(Cause.interrupt(fiber.id, _manual()))
+)
+_NO_ERROR: Any = object()
+
+
+def _manual() -> Any:
+    from ._core.ids import Manual
+
+    return Manual()
+
+
+def _to_none(_: object) -> None:
+    return None
+
+
+def _recoverable(cause: Cause[E]) -> E:
+    """The typed error a handler may recover from, or `_NO_ERROR`.
+
+    A cause is recoverable when it holds a typed error and no defect: interruptions
+    beside the error (siblings stopped because of it) do not prevent recovery, but a
+    defect is never swallowed by a typed-error handler.
+    """
+    if type(cause) is Fail:
+        return cause.error  # type: ignore[no-any-return]
+    error: Any = _NO_ERROR
+    for leaf in cause.leaves():
+        if isinstance(leaf, Die):
+            return _NO_ERROR  # type: ignore[no-any-return]
+        if error is _NO_ERROR and isinstance(leaf, Fail):
+            error = leaf.error
+    return error  # type: ignore[no-any-return]
+
+
+# -- generators -----------------------------------------------------------------------
+
+A_d = TypeVar("A_d")
+E_d = TypeVar("E_d", default=Never)
+R_d = TypeVar("R_d", default=Never)
+
+Do = TypeAliasType("Do", Generator[Effect[Any, E_d, R_d], Any, A_d], type_params=(A_d, E_d, R_d))
+"""The return annotation of a `@gen` generator: `Do[A, E, R]` makes an `Effect[A, E, R]`.
+
+`yield from effect` gives the effect's value; an effect whose error or service is not
+in `E`/`R` is a type error at the `yield from`.
+"""
+
+
+def gen(f: Callable[P, Generator[Effect[Any, E, R], Any, A]]) -> Callable[P, Effect[A, E, R]]:
+    """Write an effect as a generator: `x = yield from effect` binds the value.
+
+    The first failure stops the generator (its `finally` blocks run) and is the
+    failure of the whole effect.
+
+    >>> from effectpy import Do, Effect, gen, run_sync
+    >>> @gen
+    ... def program(n: int) -> Do[int, ValueError]:
+    ...     a = yield from Effect.succeed(n)
+    ...     b = yield from Effect.succeed(a * 2)
+    ...     return a + b
+    >>> run_sync(program(5))
+    15
+    """
+
+    @functools.wraps(f)
+    def make(*args: P.args, **kwargs: P.kwargs) -> Effect[A, E, R]:
+        def start() -> Effect[A, E, R]:
+            run = _GenRun(f(*args, **kwargs))
+            return run.start().on_exit(run.close)
+
+        return _Suspend(start)
+
+    return make
+
+
+class _GenRun:
+    """Drives one run of a generator: each yielded effect is flat-mapped into `send`."""
+
+    __slots__ = ("generator",)
+
+    def __init__(self, generator: Generator[Effect[Any, Any, Any], Any, Any]) -> None:
+        if not isinstance(generator, Generator):
+            raise TypeError(
+                f"@gen expects a generator function, got a function returning "
+                f"{type(generator).__name__}"
+            )
+        self.generator = generator
+
+    def start(self) -> Effect[Any, Any, Any]:
+        return self._step(None)
+
+    def _step(self, value: object) -> Effect[Any, Any, Any]:
+        try:
+            yielded = self.generator.send(value)
+        except StopIteration as stop:
+            return _Succeed(stop.value)
+        if not isinstance(yielded, Effect):
+            raise TypeError(
+                f"a @gen generator must `yield from` effects, it yielded "
+                f"{type(yielded).__name__} {yielded!r:.60}"
+            )
+        return _FlatMap(yielded, self._step)
+
+    def close(self, _exit: Exit[Any, Any]) -> Effect[None]:
+        """Close the generator (running its `finally` blocks) if it did not finish."""
+        return _Sync(self.generator.close)

@@ -1,0 +1,204 @@
+"""Running effects: `run_sync`, `run_sync_exit`, `run_async`, `run_async_exit`.
+
+The runners accept only effects that cannot fail with an unhandled typed error and need
+no service (`Effect[A, Never, Never]`), so mypy rejects a program that forgot to handle
+an error or to provide a service. `Runtime` holds settings (op budget, a scheduler seed
+for testing interleavings); the module-level runners use the defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Never, TypeVar
+
+from ._core.cause import Cause, FiberFailure
+from ._core.exit import Exit, Failure, Success
+from ._core.fiber_runtime import FiberRuntime
+from ._core.ids import NONE_ID, Shutdown
+from ._core.scheduler import DEFAULT_BUDGET, AsyncioScheduler, SyncScheduler
+from .effect import Effect
+
+A = TypeVar("A")
+E = TypeVar("E")
+
+__all__ = ["Runtime", "run_async", "run_async_exit", "run_sync", "run_sync_exit"]
+
+
+class Runtime:
+    """Settings for running effects.
+
+    `budget` is how many ops a fiber runs before yielding to others (default 2048);
+    `seed`, when given, shuffles the ready queue deterministically: a way to test
+    concurrent code under many interleavings.
+
+    >>> from effectpy import Effect, Runtime
+    >>> Runtime(budget=100, seed=7).run_sync(Effect.succeed("ok"))
+    'ok'
+    """
+
+    __slots__ = ("budget", "seed")
+
+    def __init__(self, *, budget: int = DEFAULT_BUDGET, seed: int | None = None) -> None:
+        if not isinstance(budget, int) or budget < 1:
+            raise ValueError(f"Runtime budget must be a positive int, got {budget!r}")
+        self.budget = budget
+        self.seed = seed
+
+    def run_sync_exit(self, effect: Effect[A, E, Never]) -> Exit[A, E]:
+        """Run `effect` on this thread until it ends; return its `Exit`. Never raises
+        for a failure of the effect."""
+        _check_effect(effect, "run_sync_exit")
+        _refuse_inside_event_loop()
+        scheduler = SyncScheduler(budget=self.budget, seed=self.seed)
+        root = FiberRuntime(scheduler)
+        root.start(effect)
+        _drive(scheduler, root)
+        exit = root.exit
+        assert exit is not None
+        return exit
+
+    def run_sync(self, effect: Effect[A, Never, Never]) -> A:
+        """Run `effect` on this thread; return its value or raise its failure.
+
+        A single typed error or defect is raised as the exception itself, with the
+        pretty cause attached as a note; several become an `ExceptionGroup`; a typed
+        error that is not an exception, or an interruption, a `FiberFailure`.
+        """
+        return _value_or_raise(self.run_sync_exit(effect))
+
+    async def run_async_exit(self, effect: Effect[A, E, Never]) -> Exit[A, E]:
+        """Run `effect` inside the running asyncio loop; return its `Exit`.
+
+        Cancelling the awaiting task interrupts the effect (reason `Shutdown`), waits
+        for its finalizers, then re-raises `CancelledError`.
+        """
+        _check_effect(effect, "run_async_exit")
+        loop = asyncio.get_running_loop()
+        scheduler = AsyncioScheduler(loop, budget=self.budget, seed=self.seed)
+        root = FiberRuntime(scheduler)
+        done: asyncio.Future[Exit[A, E]] = loop.create_future()
+
+        def on_exit(exit: Exit[Any, Any]) -> None:
+            if not done.done():
+                done.set_result(exit)
+
+        root.add_observer(on_exit)
+        root.start(effect)
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            root.interrupt_as(NONE_ID, Shutdown("the awaiting asyncio task was cancelled"))
+            await asyncio.shield(done)
+            raise
+
+    async def run_async(self, effect: Effect[A, Never, Never]) -> A:
+        """Run `effect` inside the running asyncio loop; return its value or raise
+        (as `run_sync` does)."""
+        return _value_or_raise(await self.run_async_exit(effect))
+
+
+_DEFAULT = Runtime()
+
+
+def run_sync_exit(effect: Effect[A, E, Never]) -> Exit[A, E]:
+    """Run `effect` to its `Exit`; never raises for a failure of the effect.
+
+    >>> from effectpy import Effect, run_sync_exit
+    >>> run_sync_exit(Effect.fail("no"))
+    Failure(cause=Fail(error='no'))
+    """
+    return _DEFAULT.run_sync_exit(effect)
+
+
+def run_sync(effect: Effect[A, Never, Never]) -> A:
+    """Run `effect` on this thread and return its value, or raise its failure.
+
+    mypy accepts only an effect with no unhandled error and no missing service.
+    Inside a running asyncio loop use `await run_async(effect)`: `run_sync` refuses
+    with a `RuntimeError` rather than block the loop.
+
+    >>> from effectpy import Effect, run_sync
+    >>> run_sync(Effect.succeed(21).map(lambda n: n * 2))
+    42
+    """
+    return _DEFAULT.run_sync(effect)
+
+
+async def run_async_exit(effect: Effect[A, E, Never]) -> Exit[A, E]:
+    """Await `effect`'s `Exit` inside a running asyncio loop.
+
+    >>> import asyncio
+    >>> from effectpy import Effect, run_async_exit
+    >>> asyncio.run(run_async_exit(Effect.succeed(1)))
+    Success(value=1)
+    """
+    return await _DEFAULT.run_async_exit(effect)
+
+
+async def run_async(effect: Effect[A, Never, Never]) -> A:
+    """Await `effect`'s value inside a running asyncio loop (raises like `run_sync`).
+
+    >>> import asyncio
+    >>> from effectpy import Effect, run_async
+    >>> asyncio.run(run_async(Effect.succeed("from asyncio")))
+    'from asyncio'
+    """
+    return await _DEFAULT.run_async(effect)
+
+
+def _check_effect(effect: object, runner: str) -> None:
+    if not isinstance(effect, Effect):
+        raise TypeError(f"{runner} expects an Effect, got {type(effect).__name__}")
+
+
+def _refuse_inside_event_loop() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        "run_sync was called inside a running asyncio event loop, where it would block "
+        "the loop; use `await run_async(effect)` instead"
+    )
+
+
+def _drive(scheduler: SyncScheduler, root: FiberRuntime) -> None:
+    """Run the scheduler until `root` is done. A Ctrl-C or `SystemExit` (raised in a
+    fiber or while waiting) interrupts the root, lets every finalizer run, and is
+    raised again at the end."""
+    shutting_down = False
+
+    def done() -> bool:
+        return root.exit is not None or (scheduler.fatal is not None and not shutting_down)
+
+    while True:
+        try:
+            scheduler.run_until(done)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            if shutting_down:
+                raise  # a second Ctrl-C while tearing down: give up at once
+            scheduler.fatal_error(exc)
+        if root.exit is not None:
+            break
+        shutting_down = True
+        fatal = scheduler.fatal
+        root.interrupt_as(NONE_ID, Shutdown(type(fatal).__name__))
+    if scheduler.fatal is not None:
+        raise scheduler.fatal
+
+
+def _value_or_raise(exit: Exit[A, Any]) -> A:
+    if isinstance(exit, Success):
+        value: A = exit.value
+        return value
+    assert isinstance(exit, Failure)
+    raise _exception_for(exit.cause)
+
+
+def _exception_for(cause: Cause[Any]) -> BaseException:
+    exc = cause.to_exception()
+    if not isinstance(exc, FiberFailure):
+        note = "effectpy cause:\n" + cause.pretty()
+        if note not in getattr(exc, "__notes__", ()):
+            exc.add_note(note)
+    return exc
