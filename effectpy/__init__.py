@@ -5,6 +5,8 @@ typed error `E`, and needs services `R`. Build it with the constructors on `Effe
 compose it with methods or `pipe(...)`, and run it with `run_sync` or `run_async`.
 """
 
+from ._core.foreign import Signal as Signal
+from ._core.ids import FiberId as FiberId
 from ._core.ids import InterruptReason as InterruptReason
 from ._core.ids import Manual as Manual
 from ._core.ids import ParentDone as ParentDone
@@ -21,21 +23,27 @@ from .cause import FiberFailure as FiberFailure
 from .cause import Interrupt as Interrupt
 from .cause import Parallel as Parallel
 from .cause import Sequential as Sequential
+from .clock import Clock as Clock
+from .clock import TestClock as TestClock
 from .effect import Do as Do
 from .effect import Effect as Effect
 from .effect import gen as gen
 from .exit import Exit as Exit
 from .exit import Failure as Failure
 from .exit import Success as Success
+from .fiber import Fiber as Fiber
 from .pointfree import pipe as pipe
 from .runtime import Runtime as Runtime
+from .runtime import live_fiber_count as live_fiber_count
 from .runtime import run_async as run_async
 from .runtime import run_async_exit as run_async_exit
+from .runtime import run_fork as run_fork
 from .runtime import run_sync as run_sync
 from .runtime import run_sync_exit as run_sync_exit
 
 __all__ = [
     "Cause",
+    "Clock",
     "Die",
     "Do",
     "Effect",
@@ -43,7 +51,9 @@ __all__ = [
     "Exit",
     "Fail",
     "Failure",
+    "Fiber",
     "FiberFailure",
+    "FiberId",
     "Interrupt",
     "InterruptReason",
     "Manual",
@@ -55,12 +65,16 @@ __all__ = [
     "Sequential",
     "Shutdown",
     "SiblingFailed",
+    "Signal",
     "Success",
+    "TestClock",
     "Timeout",
     "gen",
+    "live_fiber_count",
     "pipe",
     "run_async",
     "run_async_exit",
+    "run_fork",
     "run_sync",
     "run_sync_exit",
 ]

@@ -19,21 +19,36 @@ module reaches upward, so that the package has no import cycle.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Never, Protocol, overload
+from collections.abc import Awaitable, Callable, Generator, Iterable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    Never,
+    Protocol,
+    TypeAlias,
+    overload,
+)
 
 from returns.result import Failure as ResultFailure
 from returns.result import Result
 from returns.result import Success as ResultSuccess
 from typing_extensions import ParamSpec, TypeAliasType, TypeVar
 
+from ._core import fork_join
 from ._core import opcodes as op
-from ._core.cause import Cause, Die, Fail
+from ._core.cause import Cause, Die, Fail, Interrupt
+from ._core.clock import CURRENT_CLOCK, ClockService, check_duration
 from ._core.exit import Exit, Failure, Success
 from ._core.fiber_runtime import FiberRuntime, Resume
+from ._core.foreign import BlockingRun, CoroutineRun, Signal
+from ._core.ids import FiberId, Manual
 
 if TYPE_CHECKING:
     from ._core.fiber_runtime import FiberRef
+    from .fiber import Fiber
 
 A_co = TypeVar("A_co", covariant=True)
 E_co = TypeVar("E_co", covariant=True, default=Never)
@@ -53,6 +68,35 @@ X1 = TypeVar("X1", bound=Exception)
 X2 = TypeVar("X2", bound=Exception)
 X3 = TypeVar("X3", bound=Exception)
 P = ParamSpec("P")
+
+_A1 = TypeVar("_A1")
+_E1 = TypeVar("_E1")
+_R1 = TypeVar("_R1")
+_A2 = TypeVar("_A2")
+_E2 = TypeVar("_E2")
+_R2 = TypeVar("_R2")
+_A3 = TypeVar("_A3")
+_E3 = TypeVar("_E3")
+_R3 = TypeVar("_R3")
+_A4 = TypeVar("_A4")
+_E4 = TypeVar("_E4")
+_R4 = TypeVar("_R4")
+_A5 = TypeVar("_A5")
+_E5 = TypeVar("_E5")
+_R5 = TypeVar("_R5")
+_A6 = TypeVar("_A6")
+_E6 = TypeVar("_E6")
+_R6 = TypeVar("_R6")
+_A7 = TypeVar("_A7")
+_E7 = TypeVar("_E7")
+_R7 = TypeVar("_R7")
+_A8 = TypeVar("_A8")
+_E8 = TypeVar("_E8")
+_R8 = TypeVar("_R8")
+
+Concurrency: TypeAlias = int | Literal["unbounded"] | None
+"""How many effects run at once: None (one after the other, the default), a positive
+int, or "unbounded"."""
 
 _P0 = TypeVar("_P0")
 _P1 = TypeVar("_P1")
@@ -181,15 +225,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync_exit(Effect.attempt(lambda: int("x"), ValueError)).cause.failures()
         [ValueError("invalid literal for int() with base 10: 'x'")]
         """
-        if not (
-            (isinstance(catch, type) and issubclass(catch, Exception))
-            or (
-                isinstance(catch, tuple)
-                and catch
-                and all(isinstance(c, type) and issubclass(c, Exception) for c in catch)
-            )
-        ):
-            raise TypeError(f"Effect.attempt: catch must be Exception classes, got {catch!r}")
+        _check_catch(catch, "Effect.attempt")
 
         def run() -> Effect[A, Exception]:
             try:
@@ -268,7 +304,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         """An effect that never ends (until interrupted).
 
         >>> from effectpy import Effect, run_sync
-        >>> run_sync(Effect.succeed(1).race(Effect.never()))
+        >>> run_sync(Effect.race(Effect.succeed(1), Effect.never()))
         1
         """
         return _NEVER
@@ -302,6 +338,274 @@ class Effect(Generic[A_co, E_co, R_co]):
             return _SetInterruptible(f(restore), False)
 
         return _WithFiber(with_fiber)
+
+    @staticmethod
+    def sleep(seconds: float) -> Effect[None]:
+        """Wait `seconds` on the fiber's clock (real time, or a `TestClock`'s virtual time).
+        A negative or NaN duration is a `ValueError` here, not a surprise later.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.sleep(0.001).as_("rested"))
+        'rested'
+        """
+        duration = check_duration(seconds, "Effect.sleep")
+        return _WithFiber(lambda fiber: _sleep_on(fiber, duration))
+
+    @staticmethod
+    def fiber_id() -> Effect[FiberId]:
+        """The id of the fiber running this effect.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.fiber_id()).number > 0
+        True
+        """
+        return _WithFiber(lambda fiber: _Succeed(fiber.id))
+
+    @staticmethod
+    def promise(make: Callable[[], Awaitable[A]]) -> Effect[A]:
+        """Await the coroutine `make()` returns; an exception it raises is a defect.
+        Interrupting the fiber cancels the asyncio task and waits for it to finish.
+
+        Inside `run_async` the coroutine runs on the running loop; under `run_sync`, on
+        a helper event loop started the first time one is needed.
+
+        >>> import asyncio
+        >>> from effectpy import Effect, run_sync
+        >>> async def fetch() -> str:
+        ...     await asyncio.sleep(0)
+        ...     return "payload"
+        >>> run_sync(Effect.promise(fetch))
+        'payload'
+        """
+        return _WithFiber(lambda fiber: _Async(CoroutineRun(fiber, make, None).register))
+
+    @overload
+    @staticmethod
+    def try_promise(make: Callable[[], Awaitable[A]]) -> Effect[A, Exception]: ...
+    @overload
+    @staticmethod
+    def try_promise(make: Callable[[], Awaitable[A]], catch: type[X1]) -> Effect[A, X1]: ...
+    @overload
+    @staticmethod
+    def try_promise(
+        make: Callable[[], Awaitable[A]], catch: tuple[type[X1], type[X2]]
+    ) -> Effect[A, X1 | X2]: ...
+    @staticmethod
+    def try_promise(
+        make: Callable[[], Awaitable[A]],
+        catch: type[Exception] | tuple[type[Exception], ...] = Exception,
+    ) -> Effect[A, Exception]:
+        """Like `promise`, but an exception of the `catch` classes is the typed error.
+
+        >>> from effectpy import Effect, run_sync_exit
+        >>> async def lookup() -> int:
+        ...     raise KeyError("user 7")
+        >>> run_sync_exit(Effect.try_promise(lookup, KeyError)).cause.failures()
+        [KeyError('user 7')]
+        """
+        _check_catch(catch, "Effect.try_promise")
+        return _WithFiber(lambda fiber: _Async(CoroutineRun(fiber, make, catch).register))
+
+    @overload
+    @staticmethod
+    def blocking(fn: Callable[[Signal], A]) -> Effect[A]: ...
+    @overload
+    @staticmethod
+    def blocking(fn: Callable[[Signal], A], catch: type[X1]) -> Effect[A, X1]: ...
+    @overload
+    @staticmethod
+    def blocking(
+        fn: Callable[[Signal], A], catch: tuple[type[X1], type[X2]]
+    ) -> Effect[A, X1 | X2]: ...
+    @staticmethod
+    def blocking(
+        fn: Callable[[Signal], A],
+        catch: type[Exception] | tuple[type[Exception], ...] | None = None,
+    ) -> Effect[A, Exception]:
+        """Run `fn(signal)` in a thread pool without blocking other fibers.
+
+        If the fiber is interrupted, `signal` is set (with `signal.reason`) and the
+        fiber waits for `fn` to return: blocking code should check `signal.is_set()` or
+        `signal.wait(...)` to stop early. Exceptions are defects, except those of the
+        `catch` classes, which become the typed error.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.blocking(lambda signal: sum(range(1000))))
+        499500
+        """
+        if catch is not None:
+            _check_catch(catch, "Effect.blocking")
+        return _WithFiber(lambda fiber: _Async(BlockingRun(fiber, fn, catch).register))
+
+    # -- concurrency --------------------------------------------------------------
+
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, _R1], /, *, concurrency: Concurrency = None
+    ) -> Effect[tuple[_A1], _E1, _R1]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, _R1], e2: Effect[_A2, _E2, _R2], /, *, concurrency: Concurrency = None
+    ) -> Effect[tuple[_A1, _A2], _E1 | _E2, _R1 | _R2]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, _R1],
+        e2: Effect[_A2, _E2, _R2],
+        e3: Effect[_A3, _E3, _R3],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3], _E1 | _E2 | _E3, _R1 | _R2 | _R3]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, _R1],
+        e2: Effect[_A2, _E2, _R2],
+        e3: Effect[_A3, _E3, _R3],
+        e4: Effect[_A4, _E4, _R4],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3, _A4], _E1 | _E2 | _E3 | _E4, _R1 | _R2 | _R3 | _R4]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, _R1],
+        e2: Effect[_A2, _E2, _R2],
+        e3: Effect[_A3, _E3, _R3],
+        e4: Effect[_A4, _E4, _R4],
+        e5: Effect[_A5, _E5, _R5],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[
+        tuple[_A1, _A2, _A3, _A4, _A5], _E1 | _E2 | _E3 | _E4 | _E5, _R1 | _R2 | _R3 | _R4 | _R5
+    ]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, _R1],
+        e2: Effect[_A2, _E2, _R2],
+        e3: Effect[_A3, _E3, _R3],
+        e4: Effect[_A4, _E4, _R4],
+        e5: Effect[_A5, _E5, _R5],
+        e6: Effect[_A6, _E6, _R6],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[
+        tuple[_A1, _A2, _A3, _A4, _A5, _A6],
+        _E1 | _E2 | _E3 | _E4 | _E5 | _E6,
+        _R1 | _R2 | _R3 | _R4 | _R5 | _R6,
+    ]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, _R1],
+        e2: Effect[_A2, _E2, _R2],
+        e3: Effect[_A3, _E3, _R3],
+        e4: Effect[_A4, _E4, _R4],
+        e5: Effect[_A5, _E5, _R5],
+        e6: Effect[_A6, _E6, _R6],
+        e7: Effect[_A7, _E7, _R7],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[
+        tuple[_A1, _A2, _A3, _A4, _A5, _A6, _A7],
+        _E1 | _E2 | _E3 | _E4 | _E5 | _E6 | _E7,
+        _R1 | _R2 | _R3 | _R4 | _R5 | _R6 | _R7,
+    ]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, _R1],
+        e2: Effect[_A2, _E2, _R2],
+        e3: Effect[_A3, _E3, _R3],
+        e4: Effect[_A4, _E4, _R4],
+        e5: Effect[_A5, _E5, _R5],
+        e6: Effect[_A6, _E6, _R6],
+        e7: Effect[_A7, _E7, _R7],
+        e8: Effect[_A8, _E8, _R8],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[
+        tuple[_A1, _A2, _A3, _A4, _A5, _A6, _A7, _A8],
+        _E1 | _E2 | _E3 | _E4 | _E5 | _E6 | _E7 | _E8,
+        _R1 | _R2 | _R3 | _R4 | _R5 | _R6 | _R7 | _R8,
+    ]: ...
+    @overload
+    @staticmethod
+    def all(
+        *effects: Effect[A, E, R], concurrency: Concurrency = None
+    ) -> Effect[tuple[A, ...], E, R]: ...
+    @staticmethod
+    def all(
+        *effects: Effect[Any, Any, Any], concurrency: Concurrency = None
+    ) -> Effect[tuple[Any, ...], Any, Any]:
+        """Run the effects and collect their values in order, as a tuple.
+
+        With `concurrency` they run in child fibers, at most that many at once; the
+        first failure interrupts the others (reason `SiblingFailed`), waits for them,
+        and fails with that failure beside their interruptions.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.all(Effect.succeed(1), Effect.succeed("two"), concurrency=2))
+        (1, 'two')
+        """
+        for effect in effects:
+            if not isinstance(effect, Effect):
+                raise TypeError(f"Effect.all expects effects, got {type(effect).__name__}")
+        limit = _concurrency_limit(concurrency, "Effect.all")
+        if limit == 0:
+            return _Map(_sequence(effects), tuple)
+        return _Map(_group(effects, limit, fork_join.ALL), tuple)
+
+    @staticmethod
+    def for_each(
+        items: Iterable[A], f: Callable[[A], Effect[B, E, R]], *, concurrency: Concurrency = None
+    ) -> Effect[list[B], E, R]:
+        """Run `f(item)` for each item and collect the values in order (see `all` for
+        `concurrency`).
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.for_each([1, 2, 3], lambda n: Effect.succeed(n * n), concurrency=2))
+        [1, 4, 9]
+        """
+        limit = _concurrency_limit(concurrency, "Effect.for_each")
+        items = list(items)
+        if limit == 0:
+            return _sequence([_Suspend(functools.partial(f, item)) for item in items])
+        return _Suspend(lambda: _group([f(item) for item in items], limit, fork_join.ALL))
+
+    @staticmethod
+    def race(a: Effect[A, E, R], b: Effect[B, E2, R2]) -> Effect[A | B, E | E2, R | R2]:
+        """Run both in child fibers; the first to succeed wins, the other is interrupted
+        (reason `RaceLost`) and its finalizers finish before `race` returns. If both
+        fail, so does the race, with both causes.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.race(Effect.sleep(1).as_("slow"), Effect.succeed("fast")))
+        'fast'
+        """
+        return Effect.race_all([a, b])
+
+    @staticmethod
+    def race_all(effects: Iterable[Effect[A, E, R]]) -> Effect[A, E, R]:
+        """`race` over any number of effects (at least one).
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.race_all([Effect.never(), Effect.succeed(3)]))
+        3
+        """
+        contenders = list(effects)
+        if not contenders:
+            raise ValueError("Effect.race_all needs at least one effect")
+        return _group(contenders, None, fork_join.RACE)
 
     # -- sequencing ---------------------------------------------------------------
 
@@ -635,6 +939,89 @@ class Effect(Generic[A_co, E_co, R_co]):
         1
         """
         return _SetInterruptible(self, False)
+
+    def on_interrupt(
+        self, f: Callable[[list[Interrupt]], Effect[Any, Never, R2]]
+    ) -> Effect[A_co, E_co, R_co | R2]:
+        """Run `f(interruptions)` if this effect is interrupted; each `Interrupt` says
+        which fiber stopped it and why (`.fiber_id`, `.reason`).
+
+        >>> from effectpy import Effect, run_sync
+        >>> slow = Effect.never().on_interrupt(
+        ...     lambda stops: Effect.sync(lambda: print("stopped:", stops[0].reason)))
+        >>> run_sync(slow.timeout(0.01).either()).failure()
+        stopped: timeout after 0.01s
+        TimeoutError('timed out after 0.01s')
+        """
+
+        def finalizer(exit: Exit[A_co, E_co]) -> Effect[Any, Never, R2]:
+            if isinstance(exit, Failure) and exit.cause.is_interrupted_only():
+                return f(exit.cause.interruptions())
+            return _UNIT
+
+        return self.on_exit(finalizer)
+
+    # -- fibers and time ----------------------------------------------------------
+
+    def fork(self) -> Effect[Fiber[A_co, E_co], Never, R_co]:
+        """Start this effect in a child fiber and go on at once with its `Fiber`.
+
+        The child belongs to the forking fiber: when the parent's effect ends, a child
+        still running is interrupted (reason `ParentDone`) and awaited.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed(41).fork().flat_map(lambda f: f.join()).map(lambda n: n + 1))
+        42
+        """
+        return _Map(_Fork(self, False), _to_fiber)
+
+    def fork_daemon(self) -> Effect[Fiber[A_co, E_co], Never, R_co]:
+        """Start this effect in a fiber that no fiber owns: it outlives its parent and
+        is only stopped when the runtime shuts down (the end of `run_sync`).
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed("bg").fork_daemon().flat_map(lambda f: f.join()))
+        'bg'
+        """
+        return _Map(_Fork(self, True), _to_fiber)
+
+    def named(self, name: str) -> Effect[A_co, E_co, R_co]:
+        """Name the fiber that runs this effect; the name shows in causes and logs.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.fiber_id().named("worker")).name
+        'worker'
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"named expects a str, got {type(name).__name__}")
+
+        def rename(fiber: FiberRuntime) -> Effect[A_co, E_co, R_co]:
+            fiber.rename(name)
+            return self
+
+        return _WithFiber(rename)
+
+    def delay(self, seconds: float) -> Effect[A_co, E_co, R_co]:
+        """Wait `seconds` on the fiber's clock, then run this effect.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed("later").delay(0.001))
+        'later'
+        """
+        return _FlatMap(Effect.sleep(seconds), lambda _: self)
+
+    def timeout(self, seconds: float) -> Effect[A_co, E_co | TimeoutError, R_co]:
+        """Fail with `TimeoutError` if this effect takes longer than `seconds`; it runs
+        in a child fiber, which is then interrupted (reason `Timeout`) and awaited.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.sleep(10).timeout(0.01).catch_all(lambda e: Effect.succeed(repr(e))))
+        "TimeoutError('timed out after 0.01s')"
+        """
+        duration = check_duration(seconds, "timeout")
+        return _WithFiber(
+            lambda fiber: _Async(fork_join.TimeoutRun(fiber, self, duration).register)
+        )
 
     # -- generators and pipe ------------------------------------------------------
 
@@ -1112,9 +1499,73 @@ _NO_ERROR: Any = object()
 
 
 def _manual() -> Any:
-    from ._core.ids import Manual
-
     return Manual()
+
+
+def _sleep_on(fiber: FiberRuntime, seconds: float) -> Effect[None]:
+    clock: ClockService = fiber.get_ref(CURRENT_CLOCK)  # type: ignore[assignment]
+
+    def register(resume: Resume) -> Effect[None]:
+        handle = clock.call_later(fiber, seconds, lambda: resume(_UNIT))
+        return _Sync(handle.cancel)
+
+    return _Async(register)
+
+
+def _to_fiber(runtime: FiberRuntime) -> Fiber[Any, Any]:
+    from .fiber import Fiber
+
+    return Fiber(runtime)
+
+
+def _concurrency_limit(concurrency: object, what: str) -> int | None:
+    """0 for sequential, None for unbounded, else the limit."""
+    if concurrency is None:
+        return 0
+    if concurrency == "unbounded":
+        return None
+    if isinstance(concurrency, int) and not isinstance(concurrency, bool) and concurrency >= 1:
+        return concurrency
+    raise ValueError(
+        f'{what}: concurrency must be None, a positive int or "unbounded", got {concurrency!r}'
+    )
+
+
+def _sequence(effects: Iterable[Effect[Any, Any, Any]]) -> Effect[list[Any], Any, Any]:
+    """Run effects one after the other, collecting values (a fresh list per run)."""
+    effects = tuple(effects)
+
+    def run() -> Effect[list[Any], Any, Any]:
+        results: list[Any] = []
+        chain: Effect[Any, Any, Any] = _UNIT
+        append = results.append
+        for effect in effects:
+            chain = _FlatMap(chain, _then_collect(effect, append))
+        return _Map(chain, lambda _: results)
+
+    return _Suspend(run)
+
+
+def _then_collect(
+    effect: Effect[Any, Any, Any], append: Callable[[Any], None]
+) -> Callable[[object], Effect[None, Any, Any]]:
+    return lambda _: _Map(effect, append)
+
+
+def _group(
+    effects: list[Any] | tuple[Any, ...], limit: int | None, mode: int
+) -> Effect[Any, Any, Any]:
+    return _WithFiber(lambda fiber: _Async(fork_join.group_register(fiber, effects, limit, mode)))
+
+
+def _check_catch(catch: object, what: str) -> None:
+    if (isinstance(catch, type) and issubclass(catch, Exception)) or (
+        isinstance(catch, tuple)
+        and catch
+        and all(isinstance(c, type) and issubclass(c, Exception) for c in catch)
+    ):
+        return
+    raise TypeError(f"{what}: catch must be Exception classes, got {catch!r}")
 
 
 def _to_none(_: object) -> None:

@@ -1,18 +1,81 @@
 """Data-last versions of the combinators, for `pipe(...)`.
 
 `pipe(value, f, g)` is `g(f(value))`, typed for up to 20 steps. Each function here takes
-the arguments of the method of the same name and returns a function of the effect:
+the arguments of the `Effect` method of the same name and returns a function of the
+effect, so a pipeline reads top to bottom:
 
 >>> from effectpy import Effect, pipe, run_sync
 >>> from effectpy import pointfree as pf
->>> run_sync(pipe(Effect.succeed(1), pf.map(lambda n: n + 1)))
-2
+>>> def double(n: int) -> int:
+...     return n * 2
+>>> run_sync(pipe(Effect.succeed(1), pf.map(double), pf.map(str)))
+'2'
+
+Known mypy holes (measured with mypy 2.4; `typings/` holds them as cases):
+
+* Two lambdas in a row inside `pipe` (`pipe(eff, lambda e: ..., lambda e: ...)`) make
+  the result `Any`, silently: no error, and the rest of the pipeline goes unchecked.
+* A lambda given to a function of this module inside `pipe` is checked before the
+  effect's types are known: `pf.map(lambda n: n + 1)` is an error (`n` has the type of
+  an unsolved type variable), and a lambda that returns an effect can make the step
+  `Never`. Pyright infers both.
+* A step whose result joins the incoming types with new ones (`flat_map`, `and_then`
+  with a function, `catch_all`, `catch`, `catch_all_cause`, `or_else`) is rejected
+  when another step follows it (`arg-type`, the step expected to return `Never`).
+
+Use named functions in a pipeline, and the methods (`eff.flat_map(f).map(g)`), which
+mypy infers one call at a time, where steps widen the types.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import Any, Never, TypeVar, overload
+
+from returns.result import Result
+
+from .cause import Cause
+from .effect import Effect
+from .exit import Exit
+
+__all__ = [
+    "and_then",
+    "as_",
+    "as_unit",
+    "catch",
+    "catch_all",
+    "catch_all_cause",
+    "either",
+    "ensuring",
+    "exit",
+    "flat_map",
+    "interruptible",
+    "map",
+    "map_error",
+    "match",
+    "match_cause",
+    "match_cause_effect",
+    "match_effect",
+    "on_error",
+    "on_exit",
+    "or_else",
+    "pipe",
+    "tap",
+    "uninterruptible",
+    "zip",
+    "zip_with",
+]
+
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
+E = TypeVar("E")
+E2 = TypeVar("E2")
+E3 = TypeVar("E3")
+R = TypeVar("R")
+R2 = TypeVar("R2")
+R3 = TypeVar("R3")
+X = TypeVar("X", bound=Exception)
 
 _P0 = TypeVar("_P0")
 _P1 = TypeVar("_P1")
@@ -389,3 +452,345 @@ def pipe(value: Any, /, *fns: Callable[[Any], Any]) -> Any:
     for fn in fns:
         result = fn(result)
     return result
+
+
+# -- sequencing -----------------------------------------------------------------------
+
+
+def map(f: Callable[[A], B]) -> Callable[[Effect[A, E, R]], Effect[B, E, R]]:
+    """Transform the success value (`Effect.map`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.succeed(2), pf.map(str)))
+    '2'
+    """
+    return lambda effect: effect.map(f)
+
+
+def flat_map(
+    f: Callable[[A], Effect[B, E2, R2]],
+) -> Callable[[Effect[A, E, R]], Effect[B, E | E2, R | R2]]:
+    """Continue with the effect `f` makes from the value (`Effect.flat_map`).
+
+    >>> from effectpy import Effect, pipe, run_sync_exit
+    >>> from effectpy import pointfree as pf
+    >>> def half(n: int) -> Effect[int, ValueError]:
+    ...     return Effect.fail(ValueError(n)) if n % 2 else Effect.succeed(n // 2)
+    >>> run_sync_exit(pipe(Effect.succeed(8), pf.flat_map(half)))
+    Success(value=4)
+    """
+    return lambda effect: effect.flat_map(f)
+
+
+@overload
+def and_then(
+    that: Effect[B, E2, R2],
+) -> Callable[[Effect[object, E, R]], Effect[B, E | E2, R | R2]]: ...
+@overload
+def and_then(
+    that: Callable[[A], Effect[B, E2, R2]],
+) -> Callable[[Effect[A, E, R]], Effect[B, E | E2, R | R2]]: ...
+def and_then(
+    that: Effect[Any, Any, Any] | Callable[[Any], Effect[Any, Any, Any]],
+) -> Callable[[Effect[Any, Any, Any]], Effect[Any, Any, Any]]:
+    """Run `that` next: an effect, or a function of the value (`Effect.and_then`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.succeed(1), pf.and_then(Effect.succeed("next"))))
+    'next'
+    """
+    return lambda effect: effect.and_then(that)
+
+
+def tap(
+    f: Callable[[A], Effect[Any, E2, R2]],
+) -> Callable[[Effect[A, E, R]], Effect[A, E | E2, R | R2]]:
+    """Run the effect `f` makes from the value; keep the value (`Effect.tap`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> def show(n: int) -> Effect[None]:
+    ...     return Effect.sync(lambda: print("saw", n))
+    >>> run_sync(pipe(Effect.succeed(5), pf.tap(show)))
+    saw 5
+    5
+    """
+    return lambda effect: effect.tap(f)
+
+
+def zip(
+    that: Effect[B, E2, R2],
+) -> Callable[[Effect[A, E, R]], Effect[tuple[A, B], E | E2, R | R2]]:
+    """Run the effect, then `that`; succeed with both values (`Effect.zip`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.succeed(1), pf.zip(Effect.succeed("a"))))
+    (1, 'a')
+    """
+    return lambda effect: effect.zip(that)
+
+
+def zip_with(
+    that: Effect[B, E2, R2], f: Callable[[A, B], C]
+) -> Callable[[Effect[A, E, R]], Effect[C, E | E2, R | R2]]:
+    """Run the effect, then `that`; combine the values with `f` (`Effect.zip_with`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> def times(a: int, b: int) -> int:
+    ...     return a * b
+    >>> run_sync(pipe(Effect.succeed(2), pf.zip_with(Effect.succeed(3), times)))
+    6
+    """
+    return lambda effect: effect.zip_with(that, f)
+
+
+def as_(value: B) -> Callable[[Effect[object, E, R]], Effect[B, E, R]]:
+    """Replace the success value with `value` (`Effect.as_`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.succeed(1), pf.as_("done")))
+    'done'
+    """
+    return lambda effect: effect.as_(value)
+
+
+def as_unit() -> Callable[[Effect[object, E, R]], Effect[None, E, R]]:
+    """Drop the success value (`Effect.as_unit`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> print(run_sync(pipe(Effect.succeed(1), pf.as_unit())))
+    None
+    """
+    return lambda effect: effect.as_unit()
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+def map_error(f: Callable[[E], E2]) -> Callable[[Effect[A, E, R]], Effect[A, E2, R]]:
+    """Transform the typed error (`Effect.map_error`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.fail(404), pf.map_error(str), pf.either()))
+    <Failure: 404>
+    """
+    return lambda effect: effect.map_error(f)
+
+
+def catch_all(
+    f: Callable[[E], Effect[B, E2, R2]],
+) -> Callable[[Effect[A, E, R]], Effect[A | B, E2, R | R2]]:
+    """Recover from the typed error with the effect `f` makes from it (`Effect.catch_all`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.fail("boom"), pf.catch_all(lambda e: Effect.succeed(f"handled {e}"))))
+    'handled boom'
+    """
+    return lambda effect: effect.catch_all(f)
+
+
+def catch(
+    cls: type[X], handler: Callable[[X], Effect[B, E2, R2]]
+) -> Callable[[Effect[A, E, R]], Effect[A | B, E | E2, R | R2]]:
+    """Recover from typed errors that are instances of `cls` (`Effect.catch`). Like the
+    method without the mypy plugin, the result keeps `E` whole.
+
+    >>> from effectpy import Effect, pipe, run_sync_exit
+    >>> from effectpy import pointfree as pf
+    >>> def missing(e: KeyError) -> Effect[int]:
+    ...     return Effect.succeed(0)
+    >>> run_sync_exit(pipe(Effect.fail(KeyError("k")), pf.catch(KeyError, missing)))
+    Success(value=0)
+    """
+    return lambda effect: effect.catch(cls, handler)
+
+
+def catch_all_cause(
+    f: Callable[[Cause[E]], Effect[B, E2, R2]],
+) -> Callable[[Effect[A, E, R]], Effect[A | B, E2, R | R2]]:
+    """Recover from any failure, defects included, given its `Cause` (`Effect.catch_all_cause`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.die(ValueError("x")), pf.catch_all_cause(lambda c: Effect.succeed(len(c.defects())))))
+    1
+    """
+    return lambda effect: effect.catch_all_cause(f)
+
+
+def or_else(
+    that: Effect[B, E2, R2],
+) -> Callable[[Effect[A, object, R]], Effect[A | B, E2, R | R2]]:
+    """On a typed error, run `that` instead (`Effect.or_else`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.fail("no"), pf.or_else(Effect.succeed("fallback"))))
+    'fallback'
+    """
+    return lambda effect: effect.or_else(that)
+
+
+def either() -> Callable[[Effect[A, E, R]], Effect[Result[A, E], Never, R]]:
+    """Succeed with a `returns` `Result` of the outcome (`Effect.either`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.fail("no"), pf.either()))
+    <Failure: no>
+    """
+    return lambda effect: effect.either()
+
+
+def exit() -> Callable[[Effect[A, E, R]], Effect[Exit[A, E], Never, R]]:
+    """Succeed with how the effect ended, as an `Exit` (`Effect.exit`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.succeed(1), pf.exit()))
+    Success(value=1)
+    """
+    return lambda effect: effect.exit()
+
+
+def match(
+    *, on_failure: Callable[[E], B], on_success: Callable[[A], C]
+) -> Callable[[Effect[A, E, R]], Effect[B | C, Never, R]]:
+    """Handle both outcomes with plain functions (`Effect.match`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.fail(1), pf.match(on_failure=lambda e: "bad", on_success=lambda a: "ok")))
+    'bad'
+    """
+    return lambda effect: effect.match(on_failure=on_failure, on_success=on_success)
+
+
+def match_effect(
+    *,
+    on_failure: Callable[[E], Effect[B, E2, R2]],
+    on_success: Callable[[A], Effect[C, E3, R3]],
+) -> Callable[[Effect[A, E, R]], Effect[B | C, E2 | E3, R | R2 | R3]]:
+    """Continue with an effect for either outcome (`Effect.match_effect`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.succeed(2), pf.match_effect(
+    ...     on_failure=lambda e: Effect.succeed(0), on_success=lambda a: Effect.succeed(a * 2))))
+    4
+    """
+    return lambda effect: effect.match_effect(on_failure=on_failure, on_success=on_success)
+
+
+def match_cause(
+    *, on_failure: Callable[[Cause[E]], B], on_success: Callable[[A], C]
+) -> Callable[[Effect[A, E, R]], Effect[B | C, Never, R]]:
+    """Handle both outcomes, given the whole `Cause` on failure (`Effect.match_cause`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.die(OSError()), pf.match_cause(on_failure=lambda c: "died", on_success=str)))
+    'died'
+    """
+    return lambda effect: effect.match_cause(on_failure=on_failure, on_success=on_success)
+
+
+def match_cause_effect(
+    *,
+    on_failure: Callable[[Cause[E]], Effect[B, E2, R2]],
+    on_success: Callable[[A], Effect[C, E3, R3]],
+) -> Callable[[Effect[A, E, R]], Effect[B | C, E2 | E3, R | R2 | R3]]:
+    """Continue with an effect for either outcome, given the `Cause` on failure
+    (`Effect.match_cause_effect`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> from effectpy import Cause
+    >>> def count(cause: Cause[int]) -> Effect[int]:
+    ...     return Effect.succeed(len(cause.failures()))
+    >>> run_sync(pipe(Effect.fail(7), pf.match_cause_effect(on_failure=count, on_success=Effect.succeed)))
+    1
+    """
+    return lambda effect: effect.match_cause_effect(on_failure=on_failure, on_success=on_success)
+
+
+# -- finalization ---------------------------------------------------------------------
+
+
+def on_exit(
+    f: Callable[[Exit[A, E]], Effect[Any, Never, R2]],
+) -> Callable[[Effect[A, E, R]], Effect[A, E, R | R2]]:
+    """Run the finalizer `f(exit)` after the effect, however it ended (`Effect.on_exit`).
+
+    >>> from typing import Never
+    >>> from effectpy import Effect, Exit, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> def log(exit: Exit[int, Never]) -> Effect[None]:
+    ...     return Effect.sync(lambda: print(exit))
+    >>> run_sync(pipe(Effect.succeed(1), pf.on_exit(log)))
+    Success(value=1)
+    1
+    """
+    return lambda effect: effect.on_exit(f)
+
+
+def ensuring(
+    finalizer: Effect[Any, Never, R2],
+) -> Callable[[Effect[A, E, R]], Effect[A, E, R | R2]]:
+    """Run `finalizer` after the effect, however it ended (`Effect.ensuring`).
+
+    >>> from effectpy import Effect, pipe, run_sync_exit
+    >>> from effectpy import pointfree as pf
+    >>> _ = run_sync_exit(pipe(Effect.fail("x"), pf.ensuring(Effect.sync(lambda: print("cleanup")))))
+    cleanup
+    """
+    return lambda effect: effect.ensuring(finalizer)
+
+
+def on_error(
+    f: Callable[[Cause[E]], Effect[Any, Never, R2]],
+) -> Callable[[Effect[A, E, R]], Effect[A, E, R | R2]]:
+    """Run `f(cause)` if the effect fails; keep the failure (`Effect.on_error`).
+
+    >>> from effectpy import Cause, Effect, pipe, run_sync_exit
+    >>> from effectpy import pointfree as pf
+    >>> def report(cause: Cause[str]) -> Effect[None]:
+    ...     return Effect.sync(lambda: print(cause.failures()))
+    >>> _ = run_sync_exit(pipe(Effect.fail("x"), pf.on_error(report)))
+    ['x']
+    """
+    return lambda effect: effect.on_error(f)
+
+
+# -- interruption ---------------------------------------------------------------------
+
+
+def interruptible() -> Callable[[Effect[A, E, R]], Effect[A, E, R]]:
+    """The effect, interruptible even inside an uninterruptible region
+    (`Effect.interruptible`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.succeed(1), pf.uninterruptible(), pf.interruptible()))
+    1
+    """
+    return lambda effect: effect.interruptible()
+
+
+def uninterruptible() -> Callable[[Effect[A, E, R]], Effect[A, E, R]]:
+    """The effect, shielded from interruption (`Effect.uninterruptible`).
+
+    >>> from effectpy import Effect, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> run_sync(pipe(Effect.succeed(1), pf.uninterruptible()))
+    1
+    """
+    return lambda effect: effect.uninterruptible()

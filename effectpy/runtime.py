@@ -9,19 +9,35 @@ for testing interleavings); the module-level runners use the defaults.
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any, Never, TypeVar
 
 from ._core.cause import Cause, FiberFailure
 from ._core.exit import Exit, Failure, Success
 from ._core.fiber_runtime import FiberRuntime
 from ._core.ids import NONE_ID, Shutdown
-from ._core.scheduler import DEFAULT_BUDGET, AsyncioScheduler, SyncScheduler
+from ._core.scheduler import (
+    DEFAULT_BUDGET,
+    AsyncioScheduler,
+    Scheduler,
+    SyncScheduler,
+    live_fiber_count,
+)
 from .effect import Effect
+from .fiber import Fiber
 
 A = TypeVar("A")
 E = TypeVar("E")
 
-__all__ = ["Runtime", "run_async", "run_async_exit", "run_sync", "run_sync_exit"]
+__all__ = [
+    "Runtime",
+    "live_fiber_count",
+    "run_async",
+    "run_async_exit",
+    "run_fork",
+    "run_sync",
+    "run_sync_exit",
+]
 
 
 class Runtime:
@@ -52,7 +68,10 @@ class Runtime:
         scheduler = SyncScheduler(budget=self.budget, seed=self.seed)
         root = FiberRuntime(scheduler)
         root.start(effect)
-        _drive(scheduler, root)
+        try:
+            _drive(scheduler, root)
+        finally:
+            scheduler.close()
         exit = root.exit
         assert exit is not None
         return exit
@@ -85,11 +104,51 @@ class Runtime:
         root.add_observer(on_exit)
         root.start(effect)
         try:
-            return await asyncio.shield(done)
+            exit = await asyncio.shield(done)
         except asyncio.CancelledError:
             root.interrupt_as(NONE_ID, Shutdown("the awaiting asyncio task was cancelled"))
             await asyncio.shield(done)
+            await _stop_daemons_async(scheduler)
             raise
+        await _stop_daemons_async(scheduler)
+        if scheduler.fatal is not None:
+            raise scheduler.fatal
+        return exit
+
+    def run_fork(self, effect: Effect[A, E, Never]) -> Fiber[A, E]:
+        """Start `effect` in the background and return its `Fiber` at once.
+
+        Inside a running asyncio loop the fiber runs on that loop; elsewhere on a
+        thread of its own. Wait for it with `run_sync(fiber.join())` (from any thread)
+        or stop it with `run_sync(fiber.interrupt())`.
+        """
+        _check_effect(effect, "run_fork")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return self._run_fork_in_thread(effect)
+        scheduler = AsyncioScheduler(loop, budget=self.budget, seed=self.seed)
+        root = FiberRuntime(scheduler)
+        root.start(effect)
+        return Fiber(root)
+
+    def _run_fork_in_thread(self, effect: Effect[A, E, Never]) -> Fiber[A, E]:
+        scheduler = SyncScheduler(budget=self.budget, seed=self.seed)
+        root = FiberRuntime(scheduler)
+        started = threading.Event()
+
+        def drive() -> None:
+            scheduler.thread_id = threading.get_ident()
+            root.start(effect)
+            started.set()
+            try:
+                _drive(scheduler, root)
+            finally:
+                scheduler.close()
+
+        threading.Thread(target=drive, name=f"effectpy-fiber-{root.id.number}", daemon=True).start()
+        started.wait()
+        return Fiber(root)
 
     async def run_async(self, effect: Effect[A, Never, Never]) -> A:
         """Run `effect` inside the running asyncio loop; return its value or raise
@@ -146,6 +205,17 @@ async def run_async(effect: Effect[A, Never, Never]) -> A:
     return await _DEFAULT.run_async(effect)
 
 
+def run_fork(effect: Effect[A, E, Never]) -> Fiber[A, E]:
+    """Start `effect` in the background; return its `Fiber` without waiting.
+
+    >>> from effectpy import Effect, run_fork, run_sync
+    >>> fiber = run_fork(Effect.succeed("background work"))
+    >>> run_sync(fiber.join())
+    'background work'
+    """
+    return _DEFAULT.run_fork(effect)
+
+
 def _check_effect(effect: object, runner: str) -> None:
     if not isinstance(effect, Effect):
         raise TypeError(f"{runner} expects an Effect, got {type(effect).__name__}")
@@ -183,8 +253,24 @@ def _drive(scheduler: SyncScheduler, root: FiberRuntime) -> None:
         shutting_down = True
         fatal = scheduler.fatal
         root.interrupt_as(NONE_ID, Shutdown(type(fatal).__name__))
+    # The root is done; daemon fibers do not outlive the runtime that runs them.
+    _interrupt_daemons(scheduler)
+    scheduler.run_until(lambda: scheduler.live_fibers == 0)
     if scheduler.fatal is not None:
         raise scheduler.fatal
+
+
+def _interrupt_daemons(scheduler: Scheduler) -> None:
+    for fiber in list(scheduler.daemons):
+        fiber.interrupt_as(NONE_ID, Shutdown("the runtime finished"))
+
+
+async def _stop_daemons_async(scheduler: AsyncioScheduler) -> None:
+    if scheduler.live_fibers == 0:
+        return
+    _interrupt_daemons(scheduler)
+    while scheduler.live_fibers:
+        await asyncio.sleep(0)
 
 
 def _value_or_raise(exit: Exit[A, Any]) -> A:

@@ -197,7 +197,8 @@ class Cause(Generic[E_co]):
     # -- rendering ----------------------------------------------------------------
 
     def pretty(self) -> str:
-        """A readable tree of the cause; a defect shows its traceback."""
+        """A readable tree of the cause; a defect shows its traceback. Nested
+        combinations of one kind are shown flat, as one node with several children."""
         lines: list[str] = []
         # (node, prefix for its first line, prefix for the lines under it)
         stack: list[tuple[Cause[object], str, str]] = [(self, "", "")]
@@ -205,8 +206,9 @@ class Cause(Generic[E_co]):
             node, first, rest = stack.pop()
             if isinstance(node, Sequential | Parallel):
                 lines.append(first + type(node).__name__)
-                stack.append((node.right, rest + "└── ", rest + "    "))
-                stack.append((node.left, rest + "├── ", rest + "│   "))
+                children = _flatten(node)
+                stack.append((children[-1], rest + "└── ", rest + "    "))
+                stack.extend((child, rest + "├── ", rest + "│   ") for child in children[-2::-1])
             else:
                 body = node._describe()
                 lines.append(first + body[0])
@@ -218,6 +220,22 @@ class Cause(Generic[E_co]):
 
     def __str__(self) -> str:
         return self.pretty()
+
+
+def _flatten(node: Sequential[object] | Parallel[object]) -> list[Cause[object]]:
+    """The children of `node`, with nested nodes of the same kind spliced in."""
+    kind = type(node)
+    children: list[Cause[object]] = []
+    stack: list[Cause[object]] = [node]
+    while stack:
+        current = stack.pop()
+        if type(current) is kind:
+            assert isinstance(current, Sequential | Parallel)
+            stack.append(current.right)
+            stack.append(current.left)
+        else:
+            children.append(current)
+    return children
 
 
 def _as_exception(error: object, leaf: Cause[object]) -> BaseException:

@@ -126,6 +126,38 @@ class _FoldNode:
         self.on_success = on_success
 
 
+class _AsyncNode:
+    __slots__ = ("register",)
+    _op: Final = op.ASYNC
+
+    def __init__(self, register: Callable[[Resume], object]) -> None:
+        self.register = register
+
+
+class _UninterruptibleNode:
+    __slots__ = ("effect",)
+    _op: Final = op.SET_INTERRUPTIBLE
+    flag: Final = False
+
+    def __init__(self, effect: object) -> None:
+        self.effect = effect
+
+
+def succeed_node(value: object) -> Any:
+    """An effect node that succeeds with `value` (for the runtime's own use)."""
+    return _SucceedNode(value)
+
+
+def fail_node(cause: Cause[Any]) -> Any:
+    """An effect node that fails with `cause` (for the runtime's own use)."""
+    return _FailNode(cause)
+
+
+def async_node(register: Callable[[Resume], object]) -> Any:
+    """An effect node completed by a callback (for the runtime's own use)."""
+    return _AsyncNode(register)
+
+
 class _RevertInterruptible:
     __slots__ = ("flag",)
     _op: Final = op.REVERT_INTERRUPTIBLE
@@ -243,8 +275,11 @@ class FiberRuntime:
     def start(self, effect: object) -> None:
         """Queue the fiber to evaluate `effect` (scheduler thread only)."""
         self._cur = effect
-        self.scheduler.live_fibers += 1
-        self.scheduler.schedule(self)
+        scheduler = self.scheduler
+        scheduler.live_fibers += 1
+        if self.parent is None:
+            scheduler.daemons[self] = None
+        scheduler.schedule(self)
 
     def get_ref(self, ref: FiberRef) -> object:
         return self.refs.get(ref, ref.initial)
@@ -255,6 +290,19 @@ class FiberRuntime:
             observer(self._exit)
         else:
             self._observers.append(observer)
+
+    def add_observer_from_any_thread(self, observer: Observer) -> None:
+        """`add_observer` that may be called from another thread than the fiber's.
+
+        It relies on `_publish` setting `_exit` before it takes the observer list; in
+        a race the observer may be called twice, so it must tolerate that (a `Resume`
+        does: it ignores all calls after the first).
+        """
+        if self._exit is None:
+            self._observers.append(observer)
+            if self._exit is None:
+                return
+        observer(self._exit)
 
     def remove_observer(self, observer: Observer) -> None:
         if observer in self._observers:
@@ -483,8 +531,10 @@ class FiberRuntime:
         fail = _FailNode(interrupted)
         node: Any = fail
         if canceller is not None:
+            # The canceller may have to wait (for a thread, a coroutine, children): it
+            # runs uninterruptibly, or the sticky interruption would stop it at once.
             node = _FoldNode(
-                canceller,
+                _UninterruptibleNode(canceller),
                 lambda cause: _FailNode(Cause.sequential(interrupted, cause)),
                 lambda _: fail,
             )
@@ -493,6 +543,14 @@ class FiberRuntime:
         else:
             self._cur = node
             self.scheduler.schedule(self)
+
+    def rename(self, name: str) -> None:
+        """Give the fiber a name, shown wherever its id is."""
+        self.id = FiberId(self.id.number, name)
+
+    def fork_child(self, effect: object, daemon: bool = False) -> FiberRuntime:
+        """Start `effect` in a new fiber: a supervised child, or a daemon (no parent)."""
+        return self._fork(effect, daemon)
 
     def _fork(self, effect: object, daemon: bool) -> FiberRuntime:
         child = FiberRuntime(self.scheduler, None if daemon else self, dict(self.refs))
@@ -536,11 +594,14 @@ class FiberRuntime:
     def _publish(self, exit: Exit[Any, Any]) -> None:
         self._state = DONE
         self._exit = exit
-        self.scheduler.live_fibers -= 1
+        scheduler = self.scheduler
+        scheduler.live_fibers -= 1
         parent = self.parent
         if parent is not None:
             parent.children.pop(self, None)
             self.parent = None
+        else:
+            scheduler.daemons.pop(self, None)
         observers = self._observers
         self._observers = []
         for observer in observers:

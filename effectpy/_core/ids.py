@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
 _next_id = itertools.count(1)
@@ -11,10 +11,13 @@ _next_id = itertools.count(1)
 
 @dataclass(frozen=True, slots=True)
 class FiberId:
-    """Identity of a fiber: a process-unique number and an optional name."""
+    """Identity of a fiber: a process-unique number and an optional name.
+
+    Two ids are equal when their numbers are: a name is only for display.
+    """
 
     number: int
-    name: str | None = None
+    name: str | None = field(default=None, compare=False)
 
     @staticmethod
     def make(name: str | None = None) -> FiberId:

@@ -26,15 +26,28 @@ import queue
 import random
 import threading
 import time
+import weakref
 from collections import deque
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .fiber_runtime import FiberRuntime
 
 DEFAULT_BUDGET = 2048
 """Ops a fiber runs before it yields to the others."""
+
+
+_schedulers: weakref.WeakSet[Scheduler] = weakref.WeakSet()
+_schedulers_lock = threading.Lock()
+
+
+def live_fiber_count() -> int:
+    """Fibers not yet done, over every scheduler in the process (for tests and
+    diagnostics: after `run_sync` returns, its fibers are all done)."""
+    with _schedulers_lock:
+        schedulers = list(_schedulers)
+    return sum(scheduler.live_fibers for scheduler in schedulers)
 
 
 class TimerHandle(Protocol):
@@ -44,7 +57,16 @@ class TimerHandle(Protocol):
 class Scheduler:
     """The shared core: a ready queue of fibers and the fiber loop's settings."""
 
-    __slots__ = ("_rng", "budget", "fatal", "live_fibers", "ready", "thread_id")
+    __slots__ = (
+        "__weakref__",
+        "_rng",
+        "budget",
+        "daemons",
+        "fatal",
+        "live_fibers",
+        "ready",
+        "thread_id",
+    )
 
     def __init__(self, *, budget: int = DEFAULT_BUDGET, seed: int | None = None) -> None:
         if budget < 1:
@@ -52,9 +74,13 @@ class Scheduler:
         self.ready: deque[FiberRuntime] = deque()
         self.budget = budget
         self.live_fibers = 0
+        self.daemons: dict[FiberRuntime, None] = {}
+        """Running fibers that have no parent (the roots and `fork_daemon` fibers)."""
         self.thread_id = threading.get_ident()
         self._rng = None if seed is None else random.Random(seed)
         self.fatal: BaseException | None = None
+        with _schedulers_lock:
+            _schedulers.add(self)
 
     def fatal_error(self, exc: BaseException) -> None:
         """Remember a `KeyboardInterrupt`/`SystemExit` raised inside a fiber; the
@@ -75,11 +101,10 @@ class Scheduler:
         ready = self.ready
         count = len(ready)
         if self._rng is not None and count > 1:
-            batch = [ready.popleft() for _ in range(count)]
+            batch = list(ready)
             self._rng.shuffle(batch)
-            for fiber in batch:
-                fiber.run()
-            return
+            ready.clear()
+            ready.extend(batch)
         popleft = ready.popleft
         for _ in range(count):
             popleft().run()
@@ -96,6 +121,20 @@ class Scheduler:
 
     def call_threadsafe(self, callback: Callable[[], None]) -> None:
         raise NotImplementedError
+
+    def start_coroutine(
+        self, awaitable: Awaitable[Any], on_done: Callable[[asyncio.Future[Any]], None]
+    ) -> TaskHandle:
+        """Run `awaitable` as an asyncio task; call `on_done(task)` on this scheduler's
+        thread once it has finished (also after a cancel)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the scheduler started (a helper event loop thread)."""
+
+
+class TaskHandle(Protocol):
+    def cancel(self) -> Any: ...
 
 
 class _Timer:
@@ -117,13 +156,46 @@ class _Timer:
 class SyncScheduler(Scheduler):
     """Driven by `run_until`: ready queue, timer heap, a thread-safe inbox."""
 
-    __slots__ = ("_inbox", "_seq", "_timers")
+    __slots__ = ("_aio_loop", "_aio_thread", "_inbox", "_seq", "_timers")
 
     def __init__(self, *, budget: int = DEFAULT_BUDGET, seed: int | None = None) -> None:
         super().__init__(budget=budget, seed=seed)
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._aio_loop: asyncio.AbstractEventLoop | None = None
+        self._aio_thread: threading.Thread | None = None
+
+    def start_coroutine(
+        self, awaitable: Awaitable[Any], on_done: Callable[[asyncio.Future[Any]], None]
+    ) -> TaskHandle:
+        # No asyncio loop runs on this thread: coroutines run on a helper loop in a
+        # thread of its own, started the first time one is needed.
+        loop = self._aio_loop
+        if loop is None:
+            loop = self._aio_loop = asyncio.new_event_loop()
+            self._aio_thread = threading.Thread(
+                target=loop.run_forever, name="effectpy-asyncio", daemon=True
+            )
+            self._aio_thread.start()
+        handle = _ForeignTask(loop)
+
+        def create() -> None:
+            task = loop.create_task(_as_coroutine(awaitable))
+            task.add_done_callback(lambda t: self.call_threadsafe(lambda: on_done(t)))
+            handle.attach(task)
+
+        loop.call_soon_threadsafe(create)
+        return handle
+
+    def close(self) -> None:
+        loop, thread = self._aio_loop, self._aio_thread
+        if loop is None or thread is None:
+            return
+        self._aio_loop = self._aio_thread = None
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
         timer = _Timer(time.monotonic() + max(delay, 0.0), next(self._seq), callback)
@@ -135,6 +207,7 @@ class SyncScheduler(Scheduler):
 
     def run_until(self, done: Callable[[], bool]) -> None:
         """Drive fibers, timers and the inbox until `done()` holds."""
+        self.thread_id = threading.get_ident()
         inbox = self._inbox
         timers = self._timers
         while True:
@@ -196,3 +269,38 @@ class AsyncioScheduler(Scheduler):
 
     def call_threadsafe(self, callback: Callable[[], None]) -> None:
         self.loop.call_soon_threadsafe(callback)
+
+    def start_coroutine(
+        self, awaitable: Awaitable[Any], on_done: Callable[[asyncio.Future[Any]], None]
+    ) -> TaskHandle:
+        task = self.loop.create_task(_as_coroutine(awaitable))
+        task.add_done_callback(on_done)
+        return task
+
+
+class _ForeignTask:
+    """A task on the helper loop; `cancel` may be called before the task exists."""
+
+    __slots__ = ("_cancelled", "_loop", "_task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._task: asyncio.Task[Any] | None = None
+        self._cancelled = False
+
+    def attach(self, task: asyncio.Task[Any]) -> None:  # on the helper loop's thread
+        self._task = task
+        if self._cancelled:
+            task.cancel()
+
+    def cancel(self) -> None:
+        def cancel_on_loop() -> None:
+            self._cancelled = True
+            if self._task is not None:
+                self._task.cancel()
+
+        self._loop.call_soon_threadsafe(cancel_on_loop)
+
+
+async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

@@ -1,0 +1,66 @@
+"""The clock the runtime reads time from, at the level of callbacks.
+
+Every sleep, timeout and schedule asks the fiber's current clock (the fiber ref
+`CURRENT_CLOCK`) to call it back later. The live clock uses the fiber's scheduler
+timers; the public `TestClock` implements the same interface over virtual time, which
+only moves when a test says so.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final, Protocol
+
+from .fiber_runtime import FiberRef
+from .scheduler import TimerHandle
+
+if TYPE_CHECKING:
+    from .fiber_runtime import FiberRuntime
+
+
+class ClockService(Protocol):
+    """What the runtime needs from a clock."""
+
+    def now(self) -> float:
+        """Current time in seconds (wall-clock seconds since the epoch for the live
+        clock, virtual seconds for a test clock)."""
+        ...
+
+    def call_later(
+        self, fiber: FiberRuntime, delay: float, callback: Callable[[], None]
+    ) -> TimerHandle:
+        """Call `callback` on `fiber`'s scheduler thread after `delay` seconds."""
+        ...
+
+
+class LiveClock:
+    """Real time: wall-clock `now`, the scheduler's monotonic timers for delays."""
+
+    __slots__ = ()
+
+    def now(self) -> float:
+        return time.time()
+
+    def call_later(
+        self, fiber: FiberRuntime, delay: float, callback: Callable[[], None]
+    ) -> TimerHandle:
+        return fiber.scheduler.call_later(delay, callback)
+
+    def __repr__(self) -> str:
+        return "LiveClock()"
+
+
+LIVE_CLOCK: Final = LiveClock()
+CURRENT_CLOCK: Final = FiberRef(LIVE_CLOCK, "clock")
+
+
+def check_duration(seconds: object, what: str) -> float:
+    """`seconds` as a float, or a clear error: durations are finite and not negative."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise TypeError(f"{what}: a duration in seconds must be a number, got {seconds!r}")
+    value = float(seconds)
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"{what}: a duration must be >= 0 seconds, got {seconds!r}")
+    return value

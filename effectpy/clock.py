@@ -1,0 +1,232 @@
+"""Time, read through the fiber's clock: real by default, virtual under `TestClock`.
+
+Sleeps, `delay`, `timeout` and schedules all ask the current clock. Wrap a program in
+`TestClock.provide(...)` and time stands still until the test moves it with
+`TestClock.adjust(seconds)`: a test of a one-hour timeout takes no real time.
+
+>>> from effectpy import Do, Effect, TestClock, gen, run_sync
+>>> @gen
+... def test() -> Do[str]:
+...     fiber = yield from Effect.sleep(3600).as_("an hour later").fork()
+...     yield from TestClock.adjust(3600)
+...     return (yield from fiber.join())
+>>> run_sync(TestClock.provide(test()))
+'an hour later'
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from typing import Any, Final, TypeVar, final
+
+from ._core.clock import CURRENT_CLOCK, LIVE_CLOCK, ClockService, check_duration
+from ._core.fiber_runtime import FiberRuntime
+from ._core.scheduler import TimerHandle
+from .effect import Effect, locally, with_fiber
+
+A = TypeVar("A")
+E = TypeVar("E")
+R = TypeVar("R")
+
+__all__ = ["Clock", "ClockService", "TestClock"]
+
+_SETTLE_ROUNDS: Final = 10_000
+"""How many times `adjust` lets woken fibers run before it stops waiting for quiet
+(a fiber that never parks would otherwise keep it waiting forever)."""
+
+
+@final
+class Clock:
+    """Reading and replacing the current clock."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def now() -> Effect[float]:
+        """Current time in seconds (since the epoch; virtual under a `TestClock`).
+
+        >>> from effectpy import Clock, TestClock, run_sync
+        >>> run_sync(TestClock.provide(Clock.now()))
+        0.0
+        """
+        return with_fiber(lambda fiber: Effect.succeed(_clock_of(fiber).now()))
+
+    @staticmethod
+    def sleep(seconds: float) -> Effect[None]:
+        """The same as `Effect.sleep`.
+
+        >>> from effectpy import Clock, run_sync
+        >>> run_sync(Clock.sleep(0))
+        """
+        return Effect.sleep(seconds)
+
+    @staticmethod
+    def with_clock(clock: ClockService, effect: Effect[A, E, R]) -> Effect[A, E, R]:
+        """Run `effect` (and the fibers it forks) with `clock` as the clock.
+
+        >>> from effectpy import Clock, TestClock, run_sync
+        >>> run_sync(Clock.with_clock(TestClock(start=100.0), Clock.now()))
+        100.0
+        """
+        return locally(CURRENT_CLOCK, clock, effect)
+
+    @staticmethod
+    def live() -> ClockService:
+        """The real clock."""
+        return LIVE_CLOCK
+
+
+class _TestTimer:
+    __slots__ = ("callback", "cancelled", "deadline", "seq")
+
+    def __init__(self, deadline: float, seq: int, callback: Callable[[], None]) -> None:
+        self.deadline = deadline
+        self.seq = seq
+        self.callback = callback
+        self.cancelled = False
+
+    def __lt__(self, other: _TestTimer) -> bool:
+        return (self.deadline, self.seq) < (other.deadline, other.seq)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@final
+class TestClock:
+    """Virtual time for tests: sleeps wait until `adjust` moves time past them.
+
+    `TestClock.provide(effect)` runs `effect` with a fresh test clock; inside it,
+    `TestClock.adjust(seconds)` moves time forward, waking each sleeper in deadline
+    order and letting it run before going on, and `TestClock.set_time(t)` moves time
+    to `t`.
+    """
+
+    __slots__ = ("_now", "_seq", "_timers")
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = float(start)
+        self._timers: list[_TestTimer] = []
+        self._seq = itertools.count()
+
+    def __repr__(self) -> str:
+        return f"TestClock(now={self._now:g}, sleepers={len(self.pending())})"
+
+    # -- the ClockService interface ------------------------------------------------
+
+    def now(self) -> float:
+        return self._now
+
+    def call_later(
+        self, fiber: FiberRuntime, delay: float, callback: Callable[[], None]
+    ) -> TimerHandle:
+        timer = _TestTimer(self._now + delay, next(self._seq), callback)
+        if delay <= 0:
+            callback()
+        else:
+            heapq.heappush(self._timers, timer)
+        return timer
+
+    def pending(self) -> list[float]:
+        """The deadlines of the sleepers still waiting, earliest first."""
+        return sorted(t.deadline for t in self._timers if not t.cancelled)
+
+    # -- effects -------------------------------------------------------------------
+
+    @staticmethod
+    def provide(effect: Effect[A, E, R]) -> Effect[A, E, R]:
+        """Run `effect` with a fresh `TestClock` (time starts at 0).
+
+        >>> from effectpy import Effect, TestClock, run_sync
+        >>> slow = Effect.sleep(60).timeout(1).either().fork()
+        >>> program = slow.flat_map(lambda f: TestClock.adjust(1).and_then(f.join()))
+        >>> run_sync(TestClock.provide(program)).failure()
+        TimeoutError('timed out after 1s')
+        """
+        return Effect.suspend(lambda: locally(CURRENT_CLOCK, TestClock(), effect))
+
+    @staticmethod
+    def adjust(seconds: float) -> Effect[None]:
+        """Move the current test clock forward by `seconds`.
+
+        Sleepers whose deadline passes wake in deadline order, each at its own
+        deadline, and run until they park again before time moves on: a sleeper that
+        sleeps again inside the window wakes again within the same `adjust`.
+
+        >>> from effectpy import Effect, TestClock, run_sync
+        >>> run_sync(TestClock.provide(TestClock.adjust(5).and_then(TestClock.get())))
+        TestClock(now=5, sleepers=0)
+        """
+        duration = check_duration(seconds, "TestClock.adjust")
+        return with_fiber(lambda fiber: _test_clock_of(fiber)._advance_to(duration, relative=True))
+
+    @staticmethod
+    def set_time(time: float) -> Effect[None]:
+        """Move the current test clock to `time` (never backwards), waking sleepers.
+
+        >>> from effectpy import Clock, TestClock, run_sync
+        >>> run_sync(TestClock.provide(TestClock.set_time(30).and_then(Clock.now())))
+        30.0
+        """
+        return with_fiber(lambda fiber: _test_clock_of(fiber)._advance_to(time, relative=False))
+
+    @staticmethod
+    def get() -> Effect[TestClock]:
+        """The current test clock (a defect if the clock is not a `TestClock`).
+
+        >>> from effectpy import TestClock, run_sync
+        >>> run_sync(TestClock.provide(TestClock.get()))
+        TestClock(now=0, sleepers=0)
+        """
+        return with_fiber(lambda fiber: Effect.succeed(_test_clock_of(fiber)))
+
+    def _advance_to(self, amount: float, *, relative: bool) -> Effect[None]:
+        target = self._now + amount if relative else float(amount)
+        if target < self._now:
+            raise ValueError(
+                f"TestClock.set_time: time only moves forward ({target:g} < {self._now:g})"
+            )
+
+        def step() -> Effect[None]:
+            timers = self._timers
+            while timers and timers[0].cancelled:
+                heapq.heappop(timers)
+            if timers and timers[0].deadline <= target:
+                timer = heapq.heappop(timers)
+                self._now = max(self._now, timer.deadline)
+                timer.callback()
+                return _settle().and_then(Effect.suspend(step))
+            self._now = target
+            return _settle()
+
+        # Let fibers that are ready (say, one just forked) reach their sleep first.
+        return _settle().and_then(Effect.suspend(step))
+
+
+def _settle(rounds: int = _SETTLE_ROUNDS) -> Effect[None]:
+    """Yield until no other fiber is ready to run (woken sleepers have parked again)."""
+
+    def check(fiber: FiberRuntime) -> Effect[None]:
+        if fiber.scheduler.ready and rounds > 0:
+            return Effect.yield_now().and_then(_settle(rounds - 1))
+        return Effect.unit()
+
+    return with_fiber(check)
+
+
+def _clock_of(fiber: FiberRuntime) -> ClockService:
+    clock: Any = fiber.get_ref(CURRENT_CLOCK)
+    return clock  # type: ignore[no-any-return]
+
+
+def _test_clock_of(fiber: FiberRuntime) -> TestClock:
+    clock = fiber.get_ref(CURRENT_CLOCK)
+    if not isinstance(clock, TestClock):
+        raise RuntimeError(
+            "this needs a TestClock, but the fiber runs on the live clock: "
+            "wrap the program in TestClock.provide(...)"
+        )
+    return clock

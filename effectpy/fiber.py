@@ -1,0 +1,149 @@
+"""Fibers: handles on running effects.
+
+`effect.fork()` starts a child fiber and gives its `Fiber[A, E]`: `join()` waits for
+its value (re-raising its failure), `await_()` for its `Exit`, `interrupt()` stops it
+and waits until it has fully terminated, finalizers included.
+
+>>> from effectpy import Effect, run_sync
+>>> def program() -> Effect[int]:
+...     return Effect.succeed(20).fork().flat_map(lambda fiber: fiber.join()).map(lambda n: n * 2)
+>>> run_sync(program())
+40
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar, final
+
+from ._core.exit import Exit, Failure, Success
+from ._core.fiber_runtime import FiberRuntime
+from ._core.ids import FiberId, Manual
+from .effect import Effect, with_fiber
+
+A_co = TypeVar("A_co", covariant=True)
+E_co = TypeVar("E_co", covariant=True)
+A = TypeVar("A")
+E = TypeVar("E")
+
+__all__ = ["Fiber", "FiberId"]
+
+
+def _on_fiber_thread(target: FiberRuntime, action: Callable[[], None]) -> None:
+    """Run `action` on `target`'s scheduler thread (at once if that is this thread)."""
+    if target.scheduler.on_scheduler_thread():
+        action()
+    else:
+        target.scheduler.call_threadsafe(action)
+
+
+@final
+class Fiber(Generic[A_co, E_co]):
+    """A running (or finished) effect that succeeds with `A` or fails with `E`."""
+
+    __slots__ = ("_runtime",)
+
+    def __init__(self, runtime: FiberRuntime) -> None:
+        self._runtime = runtime
+
+    @property
+    def id(self) -> FiberId:
+        """The fiber's id (its name shows too, if it was `named`)."""
+        return self._runtime.id
+
+    def await_(self) -> Effect[Exit[A_co, E_co]]:
+        """Wait for the fiber to end; succeed with its `Exit`.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.fail("x").fork().flat_map(lambda f: f.await_()))
+        Failure(cause=Fail(error='x'))
+        """
+        runtime = self._runtime
+
+        def register(resume: Callable[[Effect[Exit[A_co, E_co]]], None]) -> Effect[None]:
+            def observer(exit: Exit[Any, Any]) -> None:
+                resume(Effect.succeed(exit))
+
+            runtime.add_observer_from_any_thread(observer)
+            return Effect.sync(
+                lambda: _on_fiber_thread(runtime, lambda: runtime.remove_observer(observer))
+            )
+
+        return Effect.async_(register)
+
+    def join(self) -> Effect[A_co, E_co]:
+        """Wait for the fiber; succeed with its value or fail with its cause.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.succeed("done").fork().flat_map(lambda f: f.join()))
+        'done'
+        """
+        return self.await_().flat_map(_from_exit)
+
+    def interrupt(self) -> Effect[Exit[A_co, E_co]]:
+        """Interrupt the fiber (reason `Manual`) and wait until it has terminated,
+        finalizers included; succeed with its `Exit`.
+
+        >>> from effectpy import Effect, run_sync
+        >>> exit = run_sync(Effect.never().fork().flat_map(lambda f: f.interrupt()))
+        >>> exit.cause.interruptions()[0].reason
+        Manual()
+        """
+        return self.interrupt_fork().and_then(self.await_())
+
+    def interrupt_fork(self) -> Effect[None]:
+        """Ask the fiber to stop (reason `Manual`) without waiting for it.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.never().fork().flat_map(lambda f: f.interrupt_fork()))
+        """
+        runtime = self._runtime
+
+        def send(me: FiberRuntime) -> Effect[None]:
+            interruptor = me.id
+            _on_fiber_thread(runtime, lambda: runtime.interrupt_as(interruptor, Manual()))
+            return Effect.unit()
+
+        return with_fiber(send)
+
+    def poll(self) -> Effect[Exit[A_co, E_co] | None]:
+        """The fiber's `Exit` if it has ended, else None (does not wait).
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.never().fork().flat_map(lambda f: f.poll())) is None
+        True
+        """
+        runtime = self._runtime
+        return Effect.sync(lambda: runtime.exit)
+
+    def children(self) -> Effect[list[Fiber[Any, Any]]]:
+        """The fiber's children that are still running.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.never().fork().flat_map(lambda f: f.children()))
+        []
+        """
+        runtime = self._runtime
+        return Effect.sync(lambda: [Fiber[Any, Any](child) for child in runtime.children])
+
+    @staticmethod
+    def await_all(fibers: Iterable[Fiber[A, E]]) -> Effect[list[Exit[A, E]]]:
+        """Wait for every fiber; succeed with their exits in order.
+
+        >>> from effectpy import Effect, Fiber, run_sync
+        >>> forks = Effect.all(Effect.succeed(1).fork(), Effect.fail("x").fork())
+        >>> exits = run_sync(forks.flat_map(lambda fs: Fiber.await_all(fs)))
+        >>> [e.is_success() for e in exits]
+        [True, False]
+        """
+        return Effect.for_each(list(fibers), lambda fiber: fiber.await_())
+
+    def __repr__(self) -> str:
+        return f"Fiber({self._runtime.id})"
+
+
+def _from_exit(exit: Exit[A, E]) -> Effect[A, E]:
+    if isinstance(exit, Success):
+        return Effect.succeed(exit.value)
+    assert isinstance(exit, Failure)
+    return Effect.fail_cause(exit.cause)
