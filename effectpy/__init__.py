@@ -25,6 +25,10 @@ from .cause import Parallel as Parallel
 from .cause import Sequential as Sequential
 from .clock import Clock as Clock
 from .clock import TestClock as TestClock
+from .context import Context as Context
+from .context import Layer as Layer
+from .context import MissingService as MissingService
+from .context import Tag as Tag
 from .effect import Do as Do
 from .effect import Effect as Effect
 from .effect import gen as gen
@@ -40,14 +44,20 @@ from .runtime import run_async_exit as run_async_exit
 from .runtime import run_fork as run_fork
 from .runtime import run_sync as run_sync
 from .runtime import run_sync_exit as run_sync_exit
+from .scope import CloseableScope as CloseableScope
+from .scope import ExecutionStrategy as ExecutionStrategy
+from .scope import Scope as Scope
 
 __all__ = [
     "Cause",
     "Clock",
+    "CloseableScope",
+    "Context",
     "Die",
     "Do",
     "Effect",
     "Empty",
+    "ExecutionStrategy",
     "Exit",
     "Fail",
     "Failure",
@@ -56,17 +66,21 @@ __all__ = [
     "FiberId",
     "Interrupt",
     "InterruptReason",
+    "Layer",
     "Manual",
+    "MissingService",
     "Parallel",
     "ParentDone",
     "RaceLost",
     "Runtime",
+    "Scope",
     "ScopeClosed",
     "Sequential",
     "Shutdown",
     "SiblingFailed",
     "Signal",
     "Success",
+    "Tag",
     "TestClock",
     "Timeout",
     "gen",

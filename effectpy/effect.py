@@ -48,7 +48,9 @@ from ._core.ids import FiberId, Manual
 
 if TYPE_CHECKING:
     from ._core.fiber_runtime import FiberRef
+    from .context import Context, Layer
     from .fiber import Fiber
+    from .scope import CloseableScope, Scope
 
 A_co = TypeVar("A_co", covariant=True)
 E_co = TypeVar("E_co", covariant=True, default=Never)
@@ -63,6 +65,8 @@ E3 = TypeVar("E3")
 R = TypeVar("R")
 R2 = TypeVar("R2")
 R3 = TypeVar("R3")
+S = TypeVar("S")
+T = TypeVar("T")
 X = TypeVar("X", bound=Exception)
 X1 = TypeVar("X1", bound=Exception)
 X2 = TypeVar("X2", bound=Exception)
@@ -607,6 +611,99 @@ class Effect(Generic[A_co, E_co, R_co]):
             raise ValueError("Effect.race_all needs at least one effect")
         return _group(contenders, None, fork_join.RACE)
 
+    # -- resources and scopes -----------------------------------------------------
+
+    @overload
+    @staticmethod
+    def scoped(effect: Effect[A, E, Scope]) -> Effect[A, E, Never]: ...
+    @overload
+    @staticmethod
+    def scoped(effect: Effect[A, E, Scope | R]) -> Effect[A, E, R]: ...
+    @staticmethod
+    def scoped(effect: Effect[A, E, Any]) -> Effect[A, E, Any]:
+        """Run `effect` in a fresh scope, closed with the effect's exit when it ends:
+        everything it acquired is released, whatever happened. Removes `Scope` from `R`.
+
+        >>> from effectpy import Effect, run_sync
+        >>> resource = Effect.acquire_release(
+        ...     Effect.sync(lambda: print("open") or "file"),
+        ...     lambda f, exit: Effect.sync(lambda: print("close", f)))
+        >>> run_sync(Effect.scoped(resource.map(str.upper)))
+        open
+        close file
+        'FILE'
+        """
+        from .scope import Scope
+
+        return Scope.make().flat_map(lambda scope: scope.use(effect))
+
+    @staticmethod
+    def acquire_release(
+        acquire: Effect[A, E, R],
+        release: Callable[[A, Exit[Any, Any]], Effect[Any, Never, R2]],
+    ) -> Effect[A, E, R | R2 | Scope]:
+        """Acquire a resource (uninterruptibly) and register `release(resource, exit)`
+        in the current scope, to run with the scope's exit when it closes.
+
+        >>> from effectpy import Effect, run_sync
+        >>> conn = Effect.acquire_release(
+        ...     Effect.succeed("conn"), lambda c, exit: Effect.sync(lambda: print("release", c, exit)))
+        >>> run_sync(Effect.scoped(conn))
+        release conn Success(value='conn')
+        'conn'
+        """
+        from .scope import Scope
+
+        def with_scope(scope: Scope) -> Effect[A, E, R | R2]:
+            return acquire.tap(
+                lambda resource: scope.add_finalizer_exit(lambda exit: release(resource, exit))
+            ).uninterruptible()
+
+        return Scope.get().flat_map(with_scope)
+
+    @staticmethod
+    def acquire_use_release(
+        acquire: Effect[A, E, R],
+        use: Callable[[A], Effect[B, E2, R2]],
+        release: Callable[[A, Exit[B, E2]], Effect[Any, Never, R3]],
+    ) -> Effect[B, E | E2, R | R2 | R3]:
+        """Acquire (uninterruptibly), `use` (interruptibly), then `release(resource,
+        exit)` whatever `use` did. If both `use` and `release` fail, the cause is
+        `Sequential(use's cause, release's cause)`.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.acquire_use_release(
+        ...     Effect.succeed([1, 2, 3]), lambda xs: Effect.succeed(sum(xs)),
+        ...     lambda xs, exit: Effect.sync(lambda: print("released"))))
+        released
+        6
+        """
+
+        def body(restore: Restore) -> Effect[B, E | E2, R | R2 | R3]:
+            return acquire.flat_map(
+                lambda resource: restore(Effect.suspend(lambda: use(resource))).on_exit(
+                    lambda exit: release(resource, exit)
+                )
+            )
+
+        return Effect.uninterruptible_mask(body)
+
+    @staticmethod
+    def add_finalizer(
+        finalizer: Callable[[Exit[Any, Any]], Effect[Any, Never, R]],
+    ) -> Effect[None, Never, R | Scope]:
+        """Register `finalizer(exit)` in the current scope.
+
+        >>> from effectpy import Effect, run_sync
+        >>> program = Effect.add_finalizer(lambda exit: Effect.sync(lambda: print("bye")))
+        >>> run_sync(Effect.scoped(program.as_("hi")))
+        bye
+        'hi'
+        """
+        from .scope import Scope
+
+        return Scope.get().flat_map(lambda scope: scope.add_finalizer_exit(finalizer))
+
     # -- sequencing ---------------------------------------------------------------
 
     def map(self, f: Callable[[A_co], B]) -> Effect[B, E_co, R_co]:
@@ -1022,6 +1119,93 @@ class Effect(Generic[A_co, E_co, R_co]):
         return _WithFiber(
             lambda fiber: _Async(fork_join.TimeoutRun(fiber, self, duration).register)
         )
+
+    def fork_scoped(self) -> Effect[Fiber[A_co, E_co], Never, R_co | Scope]:
+        """Start this effect in a fiber owned by the current scope: it outlives the
+        forking fiber and is interrupted (reason `ScopeClosed`) when the scope closes.
+
+        >>> from effectpy import Effect, run_sync
+        >>> worker = Effect.never().on_interrupt(lambda i: Effect.sync(lambda: print(i[0].reason)))
+        >>> started = worker.fork_scoped().and_then(Effect.yield_now())  # let the worker start
+        >>> run_sync(Effect.scoped(started.as_("done")))
+        scope closed
+        'done'
+        """
+        from .scope import Scope
+
+        return Scope.get().flat_map(lambda scope: scope.fork_fiber(self))
+
+    def fork_in(self, scope: Scope) -> Effect[Fiber[A_co, E_co], Never, R_co]:
+        """Start this effect in a fiber owned by `scope` (see `fork_scoped`).
+
+        >>> from effectpy import Effect, Exit, Scope, run_sync
+        >>> def program(scope):
+        ...     return Effect.never().fork_in(scope).and_then(scope.close(Exit.unit())).as_("closed")
+        >>> run_sync(Scope.make().flat_map(program))
+        'closed'
+        """
+        return scope.fork_fiber(self)
+
+    # -- services -----------------------------------------------------------------
+
+    @overload
+    def provide(self, context: Context[R_co], /) -> Effect[A_co, E_co, Never]: ...
+    @overload
+    def provide(self, layer: Layer[R_co, E2, R2], /) -> Effect[A_co, E_co | E2, R2]: ...
+    def provide(self, services: Context[Any] | Layer[Any, Any, Any], /) -> Effect[A_co, Any, Any]:
+        """Give the effect the services it needs: a `Context` covering all of `R`, or
+        a `Layer` that builds them (torn down when this effect ends).
+
+        >>> from effectpy import Tag, run_sync
+        >>> class Port(Tag[int]): ...
+        >>> run_sync(Port.get().map(lambda p: p + 1).provide(Port.of(8080)))
+        8081
+        """
+        from .context import Context, Layer, MemoMap, provide_context
+        from .scope import Scope
+
+        if isinstance(services, Context):
+            return provide_context(self, services)
+        if not isinstance(services, Layer):
+            raise TypeError(f"provide expects a Context or a Layer, got {type(services).__name__}")
+        layer = services
+
+        def build_and_run(scope: CloseableScope) -> Effect[A_co, Any, Any]:
+            memo: MemoMap = {}
+            return layer.build(memo, scope).flat_map(lambda ctx: provide_context(self, ctx))
+
+        return Scope.make().flat_map(
+            lambda scope: Effect.acquire_use_release(
+                Effect.succeed(scope), build_and_run, lambda s, exit: s.close(exit)
+            )
+        )
+
+    def provide_service(self, tag: Callable[[S], T], service: S) -> Effect[A_co, E_co, R_co]:
+        """Provide one service. Without the mypy plugin `R` is kept whole (a sound
+        over-approximation); with `effectpy.mypy_plugin` the tag is removed from `R`.
+
+        >>> from effectpy import Tag, run_sync
+        >>> class Port(Tag[int]): ...
+        >>> run_sync(Port.get().provide_service(Port, 80))  # type: ignore[arg-type]
+        80
+        """
+        from .context import Context, provide_context
+
+        return provide_context(self, Context.empty().add(tag, service))
+
+    def provide_some(self, context: Context[Any]) -> Effect[A_co, E_co, R_co]:
+        """Provide some of the services (the plugin removes their tags from `R`).
+
+        >>> from effectpy import Tag, run_sync
+        >>> class Port(Tag[int]): ...
+        >>> run_sync(Port.get().provide_some(Port.of(80)))  # type: ignore[arg-type]
+        80
+        """
+        from .context import Context, provide_context
+
+        if not isinstance(context, Context):
+            raise TypeError(f"provide_some expects a Context, got {type(context).__name__}")
+        return provide_context(self, context)
 
     # -- generators and pipe ------------------------------------------------------
 
