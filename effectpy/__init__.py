@@ -44,6 +44,7 @@ from .runtime import run_async_exit as run_async_exit
 from .runtime import run_fork as run_fork
 from .runtime import run_sync as run_sync
 from .runtime import run_sync_exit as run_sync_exit
+from .schedule import Schedule as Schedule
 from .scope import CloseableScope as CloseableScope
 from .scope import ExecutionStrategy as ExecutionStrategy
 from .scope import Scope as Scope

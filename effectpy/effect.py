@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from ._core.fiber_runtime import FiberRef
     from .context import Context, Layer
     from .fiber import Fiber
+    from .schedule import Schedule
     from .scope import CloseableScope, Scope
 
 A_co = TypeVar("A_co", covariant=True)
@@ -1207,6 +1208,92 @@ class Effect(Generic[A_co, E_co, R_co]):
             raise TypeError(f"provide_some expects a Context, got {type(context).__name__}")
         return provide_context(self, context)
 
+    # -- retry and repeat -----------------------------------------------------------
+
+    def retry(
+        self,
+        schedule: Schedule[Any, E_co] | None = None,
+        *,
+        times: int | None = None,
+        while_: Callable[[E_co], bool] | None = None,
+    ) -> Effect[A_co, E_co, R_co]:
+        """On a typed error, try again as `schedule` says (or up to `times` more times
+        while `while_(error)` holds); when the schedule stops, fail with the last
+        error. Defects and interruptions are never retried.
+
+        >>> from effectpy import Effect, run_sync_exit
+        >>> failing: Effect[int, ValueError] = Effect.fail(ValueError("bad input"))
+        >>> run_sync_exit(failing.retry(times=3, while_=lambda e: not isinstance(e, ValueError)))
+        Failure(cause=Fail(error=ValueError('bad input')))
+        """
+        policy = _retry_policy(schedule, times, while_)
+
+        def run() -> Effect[A_co, E_co, R_co]:
+            step = policy.start()
+
+            def attempt() -> Effect[A_co, E_co, R_co]:
+                return _Fold(self, _retry_handler(step, attempt, None), None)
+
+            return attempt()
+
+        return _Suspend(run)
+
+    def retry_or_else(
+        self,
+        schedule: Schedule[B, E_co],
+        or_else: Callable[[E_co, B | None], Effect[C, E2, R2]],
+    ) -> Effect[A_co | C, E2, R_co | R2]:
+        """Like `retry`, but when the schedule stops, recover with
+        `or_else(last_error, last_schedule_output)`.
+
+        >>> from effectpy import Effect, Schedule, run_sync
+        >>> run_sync(Effect.fail("down").retry_or_else(
+        ...     Schedule.recurs(2), lambda e, tries: Effect.succeed(f"gave up after {tries}: {e}")))
+        'gave up after 2: down'
+        """
+
+        def run() -> Effect[A_co | C, E2, R_co | R2]:
+            step = schedule.start()
+
+            def attempt() -> Effect[A_co | C, E2, R_co | R2]:
+                return _Fold(self, _retry_handler(step, attempt, or_else), None)
+
+            return attempt()
+
+        return _Suspend(run)
+
+    def repeat(self, schedule: Schedule[B, A_co]) -> Effect[B, E_co, R_co]:
+        """Run this effect, then again as `schedule` says, fed with each value; succeed
+        with the schedule's last output. The first failure stops the repetition.
+
+        >>> from effectpy import Effect, Schedule, run_sync
+        >>> run_sync(Effect.sync(lambda: print("tick")).repeat(Schedule.recurs(2)))
+        tick
+        tick
+        tick
+        2
+        """
+
+        def run() -> Effect[B, E_co, R_co]:
+            step = schedule.start()
+
+            def again() -> Effect[B, E_co, R_co]:
+                def decide(value: Any) -> Effect[B, E_co, R_co]:
+                    def with_now(now: float) -> Effect[B, E_co, R_co]:
+                        decision = step(now, value)
+                        if decision.delay is None:
+                            return _with_tap(decision.effect, _Succeed(decision.output))
+                        wait = Effect.sleep(decision.delay).and_then(_Suspend(again))
+                        return _with_tap(decision.effect, wait)
+
+                    return _now().flat_map(with_now)
+
+                return _FlatMap(self, decide)
+
+            return again()
+
+        return _Suspend(run)
+
     # -- generators and pipe ------------------------------------------------------
 
     def __iter__(self) -> Generator[Effect[A_co, E_co, R_co], Any, A_co]:
@@ -1740,6 +1827,71 @@ def _group(
     effects: list[Any] | tuple[Any, ...], limit: int | None, mode: int
 ) -> Effect[Any, Any, Any]:
     return _WithFiber(lambda fiber: _Async(fork_join.group_register(fiber, effects, limit, mode)))
+
+
+def _now() -> Effect[float]:
+    """The current time on the fiber's clock."""
+    return _WithFiber(
+        lambda fiber: _Succeed(fiber.get_ref(CURRENT_CLOCK).now())  # type: ignore[attr-defined]
+    )
+
+
+def _with_tap(tap: Effect[Any, Any, Any] | None, then: Effect[A, E, R]) -> Effect[A, E, R]:
+    return then if tap is None else _FlatMap(tap, lambda _: then)
+
+
+def _retry_policy(schedule: Any, times: int | None, while_: Any) -> Any:
+    from .schedule import Schedule
+
+    if schedule is not None and not isinstance(schedule, Schedule):
+        raise TypeError(f"retry expects a Schedule, got {type(schedule).__name__}")
+    if schedule is None:
+        if times is None:
+            raise TypeError("retry needs a Schedule or times=")
+        schedule = Schedule.recurs(times)
+    elif times is not None:
+        schedule = schedule.intersect(Schedule.recurs(times))
+    if while_ is not None:
+        schedule = schedule.while_input(while_)
+    return schedule
+
+
+def _retry_handler(
+    step: Any,
+    attempt: Callable[[], Effect[Any, Any, Any]],
+    or_else: Callable[[Any, Any], Effect[Any, Any, Any]] | None,
+) -> Callable[[Cause[Any]], Effect[Any, Any, Any]]:
+    """The failure handler of one attempt: a typed error goes to the schedule;
+    defects and interruptions pass through, never retried."""
+
+    def on_failure(cause: Cause[Any]) -> Effect[Any, Any, Any]:
+        error = _recoverable(cause)
+        if error is _NO_ERROR:
+            return _FailCause(cause)
+        return _next(step, error, attempt, or_else)
+
+    return on_failure
+
+
+def _next(
+    step: Any,
+    error: Any,
+    attempt: Callable[[], Effect[Any, Any, Any]],
+    or_else: Callable[[Any, Any], Effect[Any, Any, Any]] | None,
+) -> Effect[Any, Any, Any]:
+    """One retry decision: wait and `attempt()` again, or give up."""
+
+    def with_now(now: float) -> Effect[Any, Any, Any]:
+        decision = step(now, error)
+        if decision.delay is None:
+            give_up = (
+                _FailCause(Fail(error)) if or_else is None else or_else(error, decision.output)
+            )
+            return _with_tap(decision.effect, give_up)
+        wait = Effect.sleep(decision.delay).and_then(_Suspend(attempt))
+        return _with_tap(decision.effect, wait)
+
+    return _now().flat_map(with_now)
 
 
 def _check_catch(catch: object, what: str) -> None:
