@@ -74,6 +74,7 @@ __all__ = [
     "ParentDone",
     "RaceLost",
     "Runtime",
+    "Schedule",
     "Scope",
     "ScopeClosed",
     "Sequential",

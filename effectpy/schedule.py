@@ -141,7 +141,7 @@ class Schedule(Generic[Out_co, In_contra]):
             raise ValueError(f"Schedule.recurs needs an int >= 0, got {times!r}")
         return (
             Schedule.forever()
-            .while_output(lambda count: count <= times)
+            .while_output(lambda count: count < times)
             ._renamed(f"recurs({times})")
         )
 

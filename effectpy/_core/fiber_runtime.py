@@ -213,6 +213,7 @@ class FiberRuntime:
         "_interrupt_cause",
         "_interrupt_pending",
         "_interruptible",
+        "_last_fn",
         "_observers",
         "_pending_exit",
         "_registering",
@@ -253,6 +254,7 @@ class FiberRuntime:
         self._registering = False
         self._resumed_with: Any = None
         self._waiting_children = 0
+        self._last_fn: Any = None
 
     def __repr__(self) -> str:
         return f"<FiberRuntime {self.id} state={self._state}>"
@@ -333,14 +335,16 @@ class FiberRuntime:
             cur = _FailNode(interrupted)
         stack = self._stack
         budget = self.scheduler.budget
-        fn: Any = None
+        fn: Any = self._last_fn  # names the function that made `cur`, for `_defect`
+        self._last_fn = None
         value: Any = None
         while True:
             try:
                 while True:
                     budget -= 1
-                    if budget == 0:
+                    if budget < 0:
                         self._cur = cur
+                        self._last_fn = fn
                         self.scheduler.schedule(self)
                         return
                     code = cur._op
