@@ -552,9 +552,26 @@ class FiberRuntime:
         """Give the fiber a name, shown wherever its id is."""
         self.id = FiberId(self.id.number, name)
 
-    def fork_child(self, effect: object, daemon: bool = False) -> FiberRuntime:
-        """Start `effect` in a new fiber: a supervised child, or a daemon (no parent)."""
-        return self._fork(effect, daemon)
+    def fork_child(
+        self, effect: object, daemon: bool = False, refs: dict[FiberRef, object] | None = None
+    ) -> FiberRuntime:
+        """Start `effect` in a new fiber: a supervised child, or a daemon (no parent).
+        It starts with a copy of `refs` (default: this fiber's)."""
+        child = self.new_child(daemon, refs)
+        child.start(effect)
+        return child
+
+    def new_child(
+        self, daemon: bool = False, refs: dict[FiberRef, object] | None = None
+    ) -> FiberRuntime:
+        """A new fiber that is not started yet: `start(effect)` it soon, since a
+        supervising parent waits for its children to end."""
+        child = FiberRuntime(
+            self.scheduler, None if daemon else self, dict(self.refs if refs is None else refs)
+        )
+        if not daemon:
+            self.children[child] = None
+        return child
 
     def _fork(self, effect: object, daemon: bool) -> FiberRuntime:
         child = FiberRuntime(self.scheduler, None if daemon else self, dict(self.refs))
