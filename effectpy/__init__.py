@@ -36,6 +36,9 @@ from .exit import Exit as Exit
 from .exit import Failure as Failure
 from .exit import Success as Success
 from .fiber import Fiber as Fiber
+from .fiber_ref import FiberRef as FiberRef
+from .memo import Singleflight as Singleflight
+from .memo import cached_function as cached_function
 from .pointfree import pipe as pipe
 from .runtime import Runtime as Runtime
 from .runtime import live_fiber_count as live_fiber_count
@@ -65,6 +68,7 @@ __all__ = [
     "Fiber",
     "FiberFailure",
     "FiberId",
+    "FiberRef",
     "Interrupt",
     "InterruptReason",
     "Layer",
@@ -81,10 +85,12 @@ __all__ = [
     "Shutdown",
     "SiblingFailed",
     "Signal",
+    "Singleflight",
     "Success",
     "Tag",
     "TestClock",
     "Timeout",
+    "cached_function",
     "gen",
     "live_fiber_count",
     "pipe",

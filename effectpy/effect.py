@@ -19,7 +19,7 @@ module reaches upward, so that the package has no import cycle.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Generator, Hashable, Iterable
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -704,6 +704,52 @@ class Effect(Generic[A_co, E_co, R_co]):
         from .scope import Scope
 
         return Scope.get().flat_map(lambda scope: scope.add_finalizer_exit(finalizer))
+
+    # -- sharing work ---------------------------------------------------------------
+
+    @staticmethod
+    def dedupe(key: Hashable, effect: Effect[A, E, R]) -> Effect[A, E, R]:
+        """Concurrent runs of `effect` under the same `key` share one execution and its
+        result (a failure too). An interrupted caller stops waiting without stopping
+        the execution for the others.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.dedupe("config", Effect.succeed({"debug": True})))
+        {'debug': True}
+        """
+        from .memo import dedupe
+
+        return dedupe(key, effect)
+
+    @staticmethod
+    def cached(effect: Effect[A, E, R]) -> Effect[Effect[A, E, R]]:
+        """An effect that makes a memoized `effect`: computed once (concurrent first
+        runs share it), then the same exit every time.
+
+        >>> from effectpy import Effect, run_sync
+        >>> calls = []
+        >>> expensive = Effect.sync(lambda: calls.append(1) or 42)
+        >>> run_sync(Effect.cached(expensive).flat_map(lambda once: once.zip(once)))
+        (42, 42)
+        >>> len(calls)
+        1
+        """
+        from .memo import cached
+
+        return cached(effect)
+
+    @staticmethod
+    def cached_with_ttl(effect: Effect[A, E, R], ttl: float) -> Effect[Effect[A, E, R]]:
+        """Like `cached`, but the kept result expires `ttl` seconds after it was
+        computed (on the fiber's clock, so a `TestClock` drives expiry).
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.cached_with_ttl(Effect.succeed("fresh"), 60).flat_map(lambda e: e))
+        'fresh'
+        """
+        from .memo import cached_with_ttl
+
+        return cached_with_ttl(effect, ttl)
 
     # -- sequencing ---------------------------------------------------------------
 
