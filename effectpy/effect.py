@@ -19,6 +19,7 @@ module reaches upward, so that the package has no import cycle.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable, Generator, Hashable, Iterable
 from typing import (
     TYPE_CHECKING,
@@ -751,6 +752,48 @@ class Effect(Generic[A_co, E_co, R_co]):
 
         return cached_with_ttl(effect, ttl)
 
+    # -- logging --------------------------------------------------------------------
+
+    @staticmethod
+    def log(message: str, **annotations: object) -> Effect[None]:
+        """Log `message` at INFO on the `effectpy` logger, with the fiber's annotations
+        and spans (see `effectpy.log`); `annotations` apply to this line only.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.log("starting", job="import"))
+        """
+        from .log import log
+
+        return log(message, logging.INFO, **annotations)
+
+    @staticmethod
+    def log_debug(message: str, **annotations: object) -> Effect[None]:
+        """`log` at DEBUG."""
+        from .log import log
+
+        return log(message, logging.DEBUG, **annotations)
+
+    @staticmethod
+    def log_info(message: str, **annotations: object) -> Effect[None]:
+        """`log` at INFO."""
+        from .log import log
+
+        return log(message, logging.INFO, **annotations)
+
+    @staticmethod
+    def log_warning(message: str, **annotations: object) -> Effect[None]:
+        """`log` at WARNING."""
+        from .log import log
+
+        return log(message, logging.WARNING, **annotations)
+
+    @staticmethod
+    def log_error(message: str, **annotations: object) -> Effect[None]:
+        """`log` at ERROR."""
+        from .log import log
+
+        return log(message, logging.ERROR, **annotations)
+
     # -- sequencing ---------------------------------------------------------------
 
     def map(self, f: Callable[[A_co], B]) -> Effect[B, E_co, R_co]:
@@ -1339,6 +1382,27 @@ class Effect(Generic[A_co, E_co, R_co]):
             return again()
 
         return _Suspend(run)
+
+    def annotate_logs(self, **annotations: object) -> Effect[A_co, E_co, R_co]:
+        """Add `annotations` to every log line this effect (and the fibers it starts)
+        emits.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.log("fetching").annotate_logs(request_id="r-1"))
+        """
+        from .log import annotate_logs
+
+        return annotate_logs(self, annotations)
+
+    def with_log_span(self, label: str) -> Effect[A_co, E_co, R_co]:
+        """Run this effect inside a log span: its lines carry the span's elapsed time.
+
+        >>> from effectpy import Effect, run_sync
+        >>> run_sync(Effect.log("step").with_log_span("checkout"))
+        """
+        from .log import with_log_span
+
+        return with_log_span(self, label)
 
     # -- generators and pipe ------------------------------------------------------
 
