@@ -29,6 +29,7 @@ from .context import Context as Context
 from .context import Layer as Layer
 from .context import MissingService as MissingService
 from .context import Tag as Tag
+from .debug import debug_tree as debug_tree
 from .effect import Do as Do
 from .effect import Effect as Effect
 from .effect import gen as gen
@@ -91,6 +92,7 @@ __all__ = [
     "TestClock",
     "Timeout",
     "cached_function",
+    "debug_tree",
     "gen",
     "live_fiber_count",
     "pipe",

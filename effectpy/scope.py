@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Never, TypeVar, final, overload
@@ -75,6 +76,13 @@ ExecutionStrategy.sequential = ExecutionStrategy("sequential")
 ExecutionStrategy.parallel = ExecutionStrategy("parallel")
 
 _keys = itertools.count()
+_open_scopes: weakref.WeakSet[Scope] = weakref.WeakSet()
+"""Every scope not yet garbage-collected (closed ones are skipped by debug_tree)."""
+
+
+def open_scopes() -> list[Scope]:
+    """Library-internal: the scopes that are still open."""
+    return [scope for scope in list(_open_scopes) if not scope.is_closed()]
 
 
 class Scope:
@@ -83,7 +91,16 @@ class Scope:
     `scope.extend`/`scope.use` provides it.
     """
 
-    __slots__ = ("_exit", "_finalizers", "_name", "_parent_entry", "strategy")
+    __slots__ = (
+        "__weakref__",
+        "_exit",
+        "_fibers",
+        "_finalizers",
+        "_name",
+        "_owner",
+        "_parent_entry",
+        "strategy",
+    )
 
     def __init__(self, strategy: ExecutionStrategy, name: str | None = None) -> None:
         if not isinstance(strategy, ExecutionStrategy):
@@ -93,6 +110,9 @@ class Scope:
         self._finalizers: dict[int, Finalizer] = {}
         self._exit: Exit[Any, Any] | None = None
         self._parent_entry: tuple[Scope, int] | None = None
+        self._owner: FiberRuntime | None = None  # the fiber that made it (for debug_tree)
+        self._fibers: dict[int, FiberRuntime] = {}  # fibers it owns (fork_in/fork_scoped)
+        _open_scopes.add(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._exit is not None else f"{len(self._finalizers)} finalizers"
@@ -111,7 +131,13 @@ class Scope:
         >>> run_sync(Scope.make(name="request"))
         <Scope 'request' sequential, 0 finalizers>
         """
-        return Effect.sync(lambda: CloseableScope(strategy, name))
+
+        def make(fiber: FiberRuntime) -> Effect[CloseableScope]:
+            scope = CloseableScope(strategy, name)
+            scope._owner = fiber
+            return Effect.succeed(scope)
+
+        return with_fiber(make)
 
     @staticmethod
     def get() -> Effect[Scope, Never, Scope]:
@@ -178,6 +204,7 @@ class Scope:
 
         def fork() -> Effect[CloseableScope]:
             child = CloseableScope(strategy, name)
+            child._owner = self._owner
             if self._exit is not None:
                 return child.close(self._exit).as_(child)
             key = next(_keys)
@@ -224,6 +251,7 @@ class Scope:
                     return _interrupt_for_scope(fiber, name).as_(fiber)
                 key = next(_keys)
                 self._finalizers[key] = lambda _exit: _interrupt_for_scope(fiber, name)
+                self._fibers[key] = fiber._runtime
                 return Effect.succeed(fiber).tap(lambda f: _forget_when_done(self, key, f))
 
             return Effect.suspend(register)
@@ -259,6 +287,7 @@ class CloseableScope(Scope):
                 self._parent_entry = None
             finalizers = list(reversed(self._finalizers.values()))
             self._finalizers.clear()
+            self._fibers.clear()
             return _run_finalizers(finalizers, exit, self.strategy)
 
         return Effect.suspend(close).uninterruptible()
@@ -334,5 +363,6 @@ def _forget_when_done(scope: Scope, key: int, fiber: Fiber[Any, Any]) -> Effect[
 
     def forget(_exit: Exit[Any, Any]) -> None:
         scope._finalizers.pop(key, None)
+        scope._fibers.pop(key, None)
 
     return Effect.sync(lambda: fiber._runtime.add_observer(forget))
