@@ -24,7 +24,9 @@ from typing import Any, Final, TypeVar, final
 from ._core.clock import CURRENT_CLOCK, LIVE_CLOCK, ClockService, check_duration
 from ._core.fiber_runtime import FiberRuntime
 from ._core.scheduler import TimerHandle
-from .effect import Effect, locally, with_fiber
+from .effect import Effect
+from .effect import _locally as locally
+from .effect import _with_fiber as with_fiber
 
 A = TypeVar("A")
 E = TypeVar("E")

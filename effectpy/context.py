@@ -24,7 +24,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Generic, Never, Self, TypeVar, final, overload
 
 from ._core.fiber_runtime import FiberRef, FiberRuntime
-from .effect import Effect, locally, with_fiber
+from .effect import Effect
+from .effect import _locally as locally
+from .effect import _with_fiber as with_fiber
 
 if TYPE_CHECKING:
     from .scope import CloseableScope, Scope
@@ -76,7 +78,7 @@ class Tag(Generic[S]):
         >>> run_sync(Port.get().provide(Port.of(8080)))
         8080
         """
-        return with_fiber(lambda fiber: Effect.succeed(current_context(fiber).get(cls)))
+        return with_fiber(lambda fiber: Effect.succeed(_current_context(fiber).get(cls)))
 
     @classmethod
     def of(cls, service: S) -> Context[Self]:
@@ -155,19 +157,19 @@ class Context(Generic[R_contra]):
 
 
 _EMPTY: Final[Context[Never]] = Context({})
-CURRENT_CONTEXT: Final = FiberRef(_EMPTY, "context")
+_CURRENT_CONTEXT: Final = FiberRef(_EMPTY, "context")
 
 
-def current_context(fiber: FiberRuntime) -> Context[Any]:
+def _current_context(fiber: FiberRuntime) -> Context[Any]:
     """Library-internal: the context of a running fiber."""
-    context: Any = fiber.get_ref(CURRENT_CONTEXT)
+    context: Any = fiber.get_ref(_CURRENT_CONTEXT)
     return context  # type: ignore[no-any-return]
 
 
-def provide_context(effect: Effect[A, E, Any], context: Context[Any]) -> Effect[A, E, Any]:
+def _provide_context(effect: Effect[A, E, Any], context: Context[Any]) -> Effect[A, E, Any]:
     """Library-internal: run `effect` with `context` added to the current one."""
     return with_fiber(
-        lambda fiber: locally(CURRENT_CONTEXT, current_context(fiber).merge(context), effect)
+        lambda fiber: locally(_CURRENT_CONTEXT, _current_context(fiber).merge(context), effect)
     )
 
 
@@ -178,7 +180,7 @@ def _tag_name(tag: object) -> str:
 # -- layers ---------------------------------------------------------------------------
 
 _layer_ids = itertools.count(1)
-MemoMap = dict[int, Context[Any]]
+_MemoMap = dict[int, Context[Any]]
 """Layers built during one `provide`, by layer id: a layer used twice is built once."""
 
 
@@ -200,7 +202,7 @@ class Layer(Generic[ROut_contra, E_co, RIn_co]):
 
     def __init__(
         self,
-        build: Callable[[MemoMap, CloseableScope], Effect[Context[Any], Any, Any]],
+        build: Callable[[_MemoMap, CloseableScope], Effect[Context[Any], Any, Any]],
         name: str,
     ) -> None:
         self._build = build
@@ -211,7 +213,7 @@ class Layer(Generic[ROut_contra, E_co, RIn_co]):
         return f"Layer({self._name})"
 
     def build(
-        self, memo: MemoMap, scope: CloseableScope
+        self, memo: _MemoMap, scope: CloseableScope
     ) -> Effect[Context[ROut_contra], E_co, RIn_co]:
         """Library-internal: the effect that builds this layer's context (memoized)."""
         key = self._id
@@ -315,13 +317,13 @@ class Layer(Generic[ROut_contra, E_co, RIn_co]):
         first, second = self, other
         return Layer(
             lambda memo, scope: first.build(memo, scope).flat_map(
-                lambda ctx: provide_context(second.build(memo, scope), ctx)
+                lambda ctx: _provide_context(second.build(memo, scope), ctx)
             ),
             f"{other._name} <- {self._name}",
         )
 
 
-def _remember(memo: MemoMap, key: int, context: Context[Any]) -> None:
+def _remember(memo: _MemoMap, key: int, context: Context[Any]) -> None:
     memo[key] = context
 
 

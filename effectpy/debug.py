@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ._core.fiber_runtime import DONE, FINISHING, SUSPENDED, FiberRuntime
-from .effect import Effect, with_fiber
-from .scope import Scope, open_scopes
+from .effect import Effect
+from .effect import _with_fiber as with_fiber
+from .scope import Scope, _open_scopes_now
 
-__all__ = ["DebugNode", "debug_nodes", "debug_tree"]
+__all__ = ["DebugNode", "Format", "debug_nodes", "debug_tree"]
 
 Format = Literal["ascii", "mermaid"]
 
@@ -60,7 +61,7 @@ def _scope_label(scope: Scope) -> str:
 
 def debug_nodes(fiber: FiberRuntime) -> list[DebugNode]:
     """The tree (as data) for the runtime `fiber` runs in: its root fibers first."""
-    scopes = open_scopes()
+    scopes = _open_scopes_now()
     owned: set[FiberRuntime] = {f for scope in scopes for f in scope._fibers.values()}
     scopes_by_owner: dict[FiberRuntime, list[Scope]] = {}
     children_scopes: dict[Scope, list[Scope]] = {}
@@ -87,7 +88,7 @@ def debug_nodes(fiber: FiberRuntime) -> list[DebugNode]:
     return [fiber_node(root) for root in roots]
 
 
-def render_ascii(nodes: list[DebugNode]) -> str:
+def _render_ascii(nodes: list[DebugNode]) -> str:
     lines: list[str] = []
     stack: list[tuple[DebugNode, str, str]] = [(n, "", "") for n in reversed(nodes)]
     while stack:
@@ -103,7 +104,7 @@ def render_ascii(nodes: list[DebugNode]) -> str:
     return "\n".join(lines)
 
 
-def render_mermaid(nodes: list[DebugNode]) -> str:
+def _render_mermaid(nodes: list[DebugNode]) -> str:
     lines = ["graph TD"]
     counter = 0
     stack: list[tuple[DebugNode, str | None]] = [(n, None) for n in reversed(nodes)]
@@ -130,5 +131,5 @@ def debug_tree(format: Format = "ascii") -> Effect[str]:
     """
     if format not in ("ascii", "mermaid"):
         raise ValueError(f'debug_tree format must be "ascii" or "mermaid", got {format!r}')
-    render = render_ascii if format == "ascii" else render_mermaid
+    render = _render_ascii if format == "ascii" else _render_mermaid
     return with_fiber(lambda fiber: Effect.succeed(render(debug_nodes(fiber))))

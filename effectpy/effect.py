@@ -104,6 +104,8 @@ Concurrency: TypeAlias = int | Literal["unbounded"] | None
 """How many effects run at once: None (one after the other, the default), a positive
 int, or "unbounded"."""
 
+__all__ = ["Concurrency", "Do", "Effect", "Restore", "gen"]
+
 _P0 = TypeVar("_P0")
 _P1 = TypeVar("_P1")
 _P2 = TypeVar("_P2")
@@ -852,7 +854,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         saw 5
         5
         """
-        return _FlatMap(self, lambda a: _Map(f(a), lambda _: a))
+        return _FlatMap(self, lambda a: _Map(_call(f, a), lambda _: a))
 
     def zip(self, that: Effect[B, E2, R2]) -> Effect[tuple[A_co, B], E_co | E2, R_co | R2]:
         """Run this, then `that`; succeed with both values.
@@ -861,6 +863,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.succeed(1).zip(Effect.succeed("a")))
         (1, 'a')
         """
+        _require_effect(that, "zip")
         return _FlatMap(self, lambda a: _Map(that, lambda b: (a, b)))
 
     def zip_with(
@@ -872,6 +875,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.succeed(2).zip_with(Effect.succeed(3), lambda a, b: a * b))
         6
         """
+        _require_effect(that, "zip_with")
         return _FlatMap(self, lambda a: _Map(that, lambda b: f(a, b)))
 
     def as_(self, value: B) -> Effect[B, E_co, R_co]:
@@ -914,9 +918,9 @@ class Effect(Generic[A_co, E_co, R_co]):
 
         def on_failure(cause: Cause[E_co]) -> Effect[B, E2, R2]:
             if type(cause) is Fail:
-                return f(cause.error)
+                return _call(f, cause.error)
             error = _recoverable(cause)
-            return _FailCause(cause) if error is _NO_ERROR else f(error)
+            return _FailCause(cause) if error is _NO_ERROR else _call(f, error)
 
         return _Fold(self, on_failure, None)
 
@@ -939,7 +943,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         def on_failure(cause: Cause[E_co]) -> Effect[B, E2, R2] | Effect[Never, E_co]:
             error = _recoverable(cause)
             if isinstance(error, cls):
-                return handler(error)
+                return _call(handler, error)
             return _FailCause(cause)
 
         return _Fold(self, on_failure, None)
@@ -963,6 +967,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.fail("no").or_else(Effect.succeed("fallback")))
         'fallback'
         """
+        _require_effect(that, "or_else")
 
         def recover(_: object) -> Effect[B, E2, R2]:
             return that
@@ -1026,7 +1031,7 @@ class Effect(Generic[A_co, E_co, R_co]):
 
         def handle(cause: Cause[E_co]) -> Effect[B, E2, R2]:
             error = _recoverable(cause)
-            return _FailCause(cause) if error is _NO_ERROR else on_failure(error)
+            return _FailCause(cause) if error is _NO_ERROR else _call(on_failure, error)
 
         return _Fold(self, handle, on_success)
 
@@ -1074,13 +1079,13 @@ class Effect(Generic[A_co, E_co, R_co]):
         def body(restore: Restore) -> Effect[A_co, E_co, R_co | R2]:
             def on_failure(cause: Cause[E_co]) -> Effect[A_co, E_co, R2]:
                 return _Fold(
-                    f(Failure(cause)),
+                    _call(f, Failure(cause)),
                     lambda finalizer_cause: _FailCause(Cause.sequential(cause, finalizer_cause)),
                     lambda _: _FailCause(cause),
                 )
 
             def on_success(value: Any) -> Effect[A_co, Never, R2]:
-                return _Map(f(Success(value)), lambda _: value)
+                return _Map(_call(f, Success(value)), lambda _: value)
 
             return _Fold(restore(self), on_failure, on_success)
 
@@ -1093,6 +1098,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> _ = run_sync_exit(Effect.fail("x").ensuring(Effect.sync(lambda: print("cleanup"))))
         cleanup
         """
+        _require_effect(finalizer, "ensuring")
         return self.on_exit(lambda _: finalizer)
 
     def on_error(
@@ -1251,18 +1257,18 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Port.get().map(lambda p: p + 1).provide(Port.of(8080)))
         8081
         """
-        from .context import Context, Layer, MemoMap, provide_context
+        from .context import Context, Layer, _MemoMap, _provide_context
         from .scope import Scope
 
         if isinstance(services, Context):
-            return provide_context(self, services)
+            return _provide_context(self, services)
         if not isinstance(services, Layer):
             raise TypeError(f"provide expects a Context or a Layer, got {type(services).__name__}")
         layer = services
 
         def build_and_run(scope: CloseableScope) -> Effect[A_co, Any, Any]:
-            memo: MemoMap = {}
-            return layer.build(memo, scope).flat_map(lambda ctx: provide_context(self, ctx))
+            memo: _MemoMap = {}
+            return layer.build(memo, scope).flat_map(lambda ctx: _provide_context(self, ctx))
 
         return Scope.make().flat_map(
             lambda scope: Effect.acquire_use_release(
@@ -1279,9 +1285,9 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Port.get().provide_service(Port, 80))  # type: ignore[arg-type]
         80
         """
-        from .context import Context, provide_context
+        from .context import Context, _provide_context
 
-        return provide_context(self, Context.empty().add(tag, service))
+        return _provide_context(self, Context.empty().add(tag, service))
 
     def provide_some(self, context: Context[Any]) -> Effect[A_co, E_co, R_co]:
         """Provide some of the services (the plugin removes their tags from `R`).
@@ -1291,11 +1297,11 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Port.get().provide_some(Port.of(80)))  # type: ignore[arg-type]
         80
         """
-        from .context import Context, provide_context
+        from .context import Context, _provide_context
 
         if not isinstance(context, Context):
             raise TypeError(f"provide_some expects a Context, got {type(context).__name__}")
-        return provide_context(self, context)
+        return _provide_context(self, context)
 
     # -- retry and repeat -----------------------------------------------------------
 
@@ -1854,19 +1860,14 @@ class _Locally(Effect[Any, Any, Any]):
         self.effect = effect
 
 
-def with_fiber(f: Callable[[FiberRuntime], Effect[A, E, R]]) -> Effect[A, E, R]:
+def _with_fiber(f: Callable[[FiberRuntime], Effect[A, E, R]]) -> Effect[A, E, R]:
     """Library-internal: an effect built from the running fiber's state."""
     return _WithFiber(f)
 
 
-def locally(ref: FiberRef, value: object, effect: Effect[A, E, R]) -> Effect[A, E, R]:
+def _locally(ref: FiberRef, value: object, effect: Effect[A, E, R]) -> Effect[A, E, R]:
     """Library-internal: run `effect` with the fiber ref `ref` set to `value`."""
     return _Locally(ref, value, effect)
-
-
-def fork_runtime(effect: Effect[Any, Any, Any], *, daemon: bool) -> Effect[FiberRuntime]:
-    """Library-internal: start `effect` in a new fiber, giving its runtime."""
-    return _Fork(effect, daemon)
 
 
 _new = object.__new__
@@ -2004,6 +2005,21 @@ def _next(
     return _now().flat_map(with_now)
 
 
+def _call(f: Callable[[A], Effect[B, E, R]], value: A) -> Effect[B, E, R]:
+    """An effect that calls `f(value)` when run: the loop itself makes the call, so a
+    raised exception unwinds from the right place and a non-Effect result is reported
+    naming `f`."""
+    node = _new(_FlatMap)
+    node.first = _Succeed(value)
+    node.k = f
+    return node
+
+
+def _require_effect(value: object, what: str) -> None:
+    if not isinstance(value, Effect):
+        raise TypeError(f"{what} expects an Effect, got {type(value).__name__} {value!r:.60}")
+
+
 def _check_catch(catch: object, what: str) -> None:
     if (isinstance(catch, type) and issubclass(catch, Exception)) or (
         isinstance(catch, tuple)
@@ -2070,7 +2086,7 @@ def gen(f: Callable[P, Generator[Effect[Any, E, R], Any, A]]) -> Callable[P, Eff
     def make(*args: P.args, **kwargs: P.kwargs) -> Effect[A, E, R]:
         def start() -> Effect[A, E, R]:
             run = _GenRun(f(*args, **kwargs))
-            return run.start().on_exit(run.close)
+            return _Suspend(run.start).on_exit(run.close)
 
         return _Suspend(start)
 

@@ -19,7 +19,8 @@ from typing import Any, Generic, TypeVar, final
 from ._core.exit import Exit, Failure, Success
 from ._core.fiber_runtime import FiberRuntime
 from ._core.ids import FiberId, Manual
-from .effect import Effect, with_fiber
+from .effect import Effect
+from .effect import _with_fiber as with_fiber
 
 A_co = TypeVar("A_co", covariant=True)
 E_co = TypeVar("E_co", covariant=True)

@@ -19,7 +19,9 @@ from typing import Generic, TypeVar, final
 
 from ._core.fiber_runtime import FiberRef as _RefKey
 from ._core.fiber_runtime import FiberRuntime
-from .effect import Effect, locally, with_fiber
+from .effect import Effect
+from .effect import _locally as locally
+from .effect import _with_fiber as with_fiber
 
 A = TypeVar("A")
 B = TypeVar("B")

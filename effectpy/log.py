@@ -27,7 +27,9 @@ from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
 from ._core.fiber_runtime import FiberRef, FiberRuntime
-from .effect import Effect, locally, with_fiber
+from .effect import Effect
+from .effect import _locally as locally
+from .effect import _with_fiber as with_fiber
 
 A = TypeVar("A")
 E = TypeVar("E")
@@ -38,9 +40,9 @@ __all__ = ["LOGGER_NAME", "annotate_logs", "log", "with_log_span"]
 LOGGER_NAME: Final = "effectpy"
 _logger = logging.getLogger(LOGGER_NAME)
 
-LOG_ANNOTATIONS: Final = FiberRef({}, "log annotations")
+_LOG_ANNOTATIONS: Final = FiberRef({}, "log annotations")
 """The running fiber's log annotations (a dict never changed in place)."""
-LOG_SPANS: Final = FiberRef((), "log spans")
+_LOG_SPANS: Final = FiberRef((), "log spans")
 """The running fiber's open spans: a tuple of (label, start in monotonic seconds)."""
 
 _RESERVED: Final = frozenset(
@@ -76,22 +78,22 @@ def annotate_logs(effect: Effect[A, E, R], annotations: Mapping[str, object]) ->
     """Run `effect` with `annotations` added to every line it (and its fibers) log."""
     added = dict(annotations)
     return with_fiber(
-        lambda fiber: locally(LOG_ANNOTATIONS, {**_annotations(fiber), **added}, effect)
+        lambda fiber: locally(_LOG_ANNOTATIONS, {**_annotations(fiber), **added}, effect)
     )
 
 
 def with_log_span(effect: Effect[A, E, R], label: str) -> Effect[A, E, R]:
     """Run `effect` inside a span: its log lines carry how long the span has run."""
     return with_fiber(
-        lambda fiber: locally(LOG_SPANS, (*_spans(fiber), (label, time.monotonic())), effect)
+        lambda fiber: locally(_LOG_SPANS, (*_spans(fiber), (label, time.monotonic())), effect)
     )
 
 
 def _annotations(fiber: FiberRuntime) -> dict[str, object]:
-    value: Any = fiber.get_ref(LOG_ANNOTATIONS)
+    value: Any = fiber.get_ref(_LOG_ANNOTATIONS)
     return value  # type: ignore[no-any-return]
 
 
 def _spans(fiber: FiberRuntime) -> tuple[tuple[str, float], ...]:
-    value: Any = fiber.get_ref(LOG_SPANS)
+    value: Any = fiber.get_ref(_LOG_SPANS)
     return value  # type: ignore[no-any-return]

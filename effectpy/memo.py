@@ -30,7 +30,8 @@ from ._core.exit import Exit, Failure, Success
 from ._core.fiber_runtime import FiberRuntime
 from ._core.ids import Manual
 from ._core.scheduler import Scheduler
-from .effect import Effect, with_fiber
+from .effect import Effect
+from .effect import _with_fiber as with_fiber
 from .fiber import Fiber
 
 A = TypeVar("A")

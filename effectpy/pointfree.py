@@ -19,9 +19,10 @@ Known mypy holes (measured with mypy 2.4; `typings/` holds them as cases):
   effect's types are known: `pf.map(lambda n: n + 1)` is an error (`n` has the type of
   an unsolved type variable), and a lambda that returns an effect can make the step
   `Never`. Pyright infers both.
-* A step whose result joins the incoming types with new ones (`flat_map`, `and_then`
-  with a function, `catch_all`, `catch`, `catch_all_cause`, `or_else`) is rejected
-  when another step follows it (`arg-type`, the step expected to return `Never`).
+* A step whose result joins the incoming types with new ones (`flat_map`, `and_then`,
+  `tap` or `zip` adding an error type, `catch_all`, `or_else` adding a value type...)
+  is rejected when another step follows it (`arg-type`, the step expected to return
+  `Never`), although the code is correct. As the last step it is inferred.
 
 Use named functions in a pipeline, and the methods (`eff.flat_map(f).map(g)`), which
 mypy infers one call at a time, where steps widen the types.

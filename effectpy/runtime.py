@@ -281,10 +281,16 @@ def _value_or_raise(exit: Exit[A, Any]) -> A:
     raise _exception_for(exit.cause)
 
 
+_NOTE_PREFIX = "effectpy cause:\n"
+
+
 def _exception_for(cause: Cause[Any]) -> BaseException:
+    """What a runner raises; the pretty cause rides along as a note (an effect is a
+    reusable value: a note from an earlier run of the same exception is replaced)."""
     exc = cause.to_exception()
     if not isinstance(exc, FiberFailure):
-        note = "effectpy cause:\n" + cause.pretty()
-        if note not in getattr(exc, "__notes__", ()):
-            exc.add_note(note)
+        notes = getattr(exc, "__notes__", None)
+        if notes:
+            notes[:] = [n for n in notes if not n.startswith(_NOTE_PREFIX)]
+        exc.add_note(_NOTE_PREFIX + cause.pretty())
     return exc

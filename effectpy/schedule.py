@@ -41,7 +41,7 @@ Out = TypeVar("Out")
 Out2 = TypeVar("Out2")
 In = TypeVar("In")
 
-__all__ = ["Decision", "Schedule"]
+__all__ = ["Decision", "Schedule", "Step"]
 
 
 @final

@@ -30,8 +30,10 @@ from ._core.cause import Cause
 from ._core.exit import Exit, Failure
 from ._core.fiber_runtime import FiberRuntime
 from ._core.ids import ScopeClosed
-from .context import CURRENT_CONTEXT, Context, current_context
-from .effect import Effect, locally, with_fiber
+from .context import _CURRENT_CONTEXT, Context, _current_context
+from .effect import Effect
+from .effect import _locally as locally
+from .effect import _with_fiber as with_fiber
 from .fiber import Fiber
 
 A = TypeVar("A")
@@ -80,7 +82,7 @@ _open_scopes: weakref.WeakSet[Scope] = weakref.WeakSet()
 """Every scope not yet garbage-collected (closed ones are skipped by debug_tree)."""
 
 
-def open_scopes() -> list[Scope]:
+def _open_scopes_now() -> list[Scope]:
     """Library-internal: the scopes that are still open."""
     return [scope for scope in list(_open_scopes) if not scope.is_closed()]
 
@@ -147,7 +149,7 @@ class Scope:
         >>> run_sync(Effect.scoped(Scope.get().map(lambda s: s.is_closed())))
         False
         """
-        return with_fiber(lambda fiber: Effect.succeed(current_scope(fiber)))
+        return with_fiber(lambda fiber: Effect.succeed(_current_scope(fiber)))
 
     @property
     def name(self) -> str | None:
@@ -234,7 +236,7 @@ class Scope:
         """
         return with_fiber(
             lambda fiber: locally(
-                CURRENT_CONTEXT, current_context(fiber).merge(_scope_context(self)), effect
+                _CURRENT_CONTEXT, _current_context(fiber).merge(_scope_context(self)), effect
             )
         )
 
@@ -331,9 +333,9 @@ def _run_finalizers(
     return exits.flat_map(report)
 
 
-def current_scope(fiber: FiberRuntime) -> Scope:
+def _current_scope(fiber: FiberRuntime) -> Scope:
     """Library-internal: the running fiber's scope (a defect if it has none)."""
-    context = current_context(fiber)
+    context = _current_context(fiber)
     if Scope not in context:
         raise LookupError(
             "no Scope: run this effect inside Effect.scoped(...) or scope.extend(...)"

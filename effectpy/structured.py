@@ -36,7 +36,8 @@ from typing import Any, Generic, Never, TypeVar, final, overload
 
 from ._core.branch import CURRENT_BRANCH, BranchRun
 from ._core.fiber_runtime import FiberRuntime
-from .effect import Effect, with_fiber
+from .effect import Effect
+from .effect import _with_fiber as with_fiber
 from .fiber import Fiber
 
 A = TypeVar("A")

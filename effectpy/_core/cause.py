@@ -243,7 +243,9 @@ def _as_exception(error: object, leaf: Cause[object]) -> BaseException:
 
 
 def _exception_lines(label: str, exc: BaseException) -> list[str]:
-    head = f"{label}: {traceback.format_exception_only(exc)[-1].rstrip()}"
+    message = str(exc)
+    name = type(exc).__qualname__
+    head = f"{label}: {name}: {message}" if message else f"{label}: {name}"
     if exc.__traceback__ is None:
         return [head]
     body = "".join(traceback.format_exception(exc)).rstrip().splitlines()
