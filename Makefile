@@ -9,7 +9,7 @@ STAMP = $(VENV)/.installed
 
 # Source directories that are linted / type-checked, limited to those that exist.
 LINT_DIRS = $(wildcard effectpy tests typings bench examples)
-TYPE_DIRS = $(wildcard effectpy tests typings)
+TYPE_DIRS = $(wildcard effectpy tests typings bench)
 
 .DEFAULT_GOAL := help
 

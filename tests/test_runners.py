@@ -1,0 +1,282 @@
+"""Runners: what `run_sync`, `run_sync_exit`, `run_async` and `Runtime` return or raise,
+and the `Exit` they are built on."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import pytest
+
+from effectpy import (
+    Cause,
+    Die,
+    Effect,
+    Exit,
+    Fail,
+    Failure,
+    FiberFailure,
+    Runtime,
+    Sequential,
+    Success,
+    run_async,
+    run_async_exit,
+    run_sync,
+    run_sync_exit,
+)
+
+# -- run_sync -------------------------------------------------------------------------
+
+
+def test_run_sync_returns_the_value() -> None:
+    assert run_sync(Effect.succeed(20).map(lambda n: n + 1).map(lambda n: n * 2)) == 42
+
+
+def test_run_sync_runs_the_effect_each_time() -> None:
+    calls: list[int] = []
+    effect = Effect.sync(lambda: calls.append(1))
+    run_sync(effect)
+    run_sync(effect)
+    assert calls == [1, 1]
+
+
+def test_run_sync_raises_the_users_own_exception_with_the_cause_as_a_note() -> None:
+    error = ValueError("not valid")
+    effect: Effect[int, ValueError] = Effect.fail(error)
+    with pytest.raises(ValueError) as caught:
+        run_sync(cast(Effect[int], effect))
+    assert caught.value is error
+    notes = getattr(caught.value, "__notes__", [])
+    assert any("Fail: ValueError: not valid" in note for note in notes), notes
+
+
+def test_run_sync_raises_a_defect_itself() -> None:
+    defect = OSError("disk on fire")
+    with pytest.raises(OSError) as caught:
+        run_sync(Effect.die(defect))
+    assert caught.value is defect
+    assert any("Die: OSError: disk on fire" in note for note in caught.value.__notes__)
+
+
+def test_run_sync_raises_a_defect_of_user_code_with_its_traceback() -> None:
+    def divide() -> float:
+        return 1 / 0
+
+    with pytest.raises(ZeroDivisionError) as caught:
+        run_sync(Effect.sync(divide))
+    assert any(entry.name == "divide" for entry in caught.traceback)
+
+
+def test_run_sync_wraps_a_non_exception_error_in_fiber_failure_with_the_cause() -> None:
+    effect: Effect[int, str] = Effect.fail("oops")
+    with pytest.raises(FiberFailure) as caught:
+        run_sync(cast(Effect[int], effect))
+    assert caught.value.cause == Fail("oops")
+    assert "oops" in str(caught.value)
+
+
+def test_run_sync_raises_fiber_failure_for_an_interruption() -> None:
+    with pytest.raises(FiberFailure) as caught:
+        run_sync(Effect.interrupt())
+    assert caught.value.cause.is_interrupted_only()
+
+
+def test_run_sync_raises_an_exception_group_for_two_failures() -> None:
+    value_error = ValueError("first")
+    key_error = KeyError("second")
+    effect: Effect[int, ValueError] = Effect.fail(value_error).ensuring(Effect.die(key_error))
+    caught: list[BaseException] = []
+    try:
+        run_sync(cast(Effect[int], effect))
+    except* ValueError as group:
+        caught.extend(group.exceptions)
+    except* KeyError as group:
+        caught.extend(group.exceptions)
+    assert caught == [value_error, key_error]
+
+
+def test_the_exception_group_for_two_failures_holds_them_in_order() -> None:
+    value_error = ValueError("first")
+    key_error = KeyError("second")
+    effect: Effect[int, ValueError] = Effect.fail(value_error).ensuring(Effect.die(key_error))
+    with pytest.raises(ExceptionGroup) as caught:
+        run_sync(cast(Effect[int], effect))
+    assert list(caught.value.exceptions) == [value_error, key_error]
+
+
+@pytest.mark.parametrize("not_an_effect", [42, None, "effect", lambda: Effect.succeed(1)])
+def test_run_sync_of_a_non_effect_raises_type_error(not_an_effect: object) -> None:
+    with pytest.raises(TypeError, match="Effect"):
+        run_sync(cast(Any, not_an_effect))
+    with pytest.raises(TypeError, match="Effect"):
+        run_sync_exit(cast(Any, not_an_effect))
+
+
+# -- run_sync_exit --------------------------------------------------------------------
+
+
+def test_run_sync_exit_returns_success() -> None:
+    assert run_sync_exit(Effect.succeed(1)) == Success(1)
+
+
+def test_run_sync_exit_never_raises_for_a_failure() -> None:
+    defect = OSError("bug")
+    error = ValueError("typed")
+    assert run_sync_exit(Effect.fail(error)) == Failure(Fail(error))
+    assert run_sync_exit(Effect.die(defect)) == Failure(Die(defect))
+    assert run_sync_exit(Effect.fail(error).ensuring(Effect.die(defect))) == Failure(
+        Sequential(Fail(error), Die(defect))
+    )
+    interrupted = run_sync_exit(Effect.interrupt())
+    assert isinstance(interrupted, Failure)
+    assert interrupted.cause.is_interrupted_only()
+
+
+# -- inside asyncio -----------------------------------------------------------------
+
+
+def test_run_sync_inside_a_running_event_loop_raises_and_points_to_run_async() -> None:
+    ran: list[str] = []
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="run_async"):
+            run_sync(Effect.sync(lambda: ran.append("ran")))
+        with pytest.raises(RuntimeError, match="run_async"):
+            run_sync_exit(Effect.sync(lambda: ran.append("ran")))
+
+    asyncio.run(main())
+    assert ran == []
+
+
+def test_run_async_returns_the_value_inside_asyncio_run() -> None:
+    async def main() -> int:
+        return await run_async(Effect.succeed(20).flat_map(lambda n: Effect.succeed(n + 1)))
+
+    assert asyncio.run(main()) == 21
+
+
+def test_run_async_exit_returns_the_exit_inside_asyncio_run() -> None:
+    async def main() -> tuple[Exit[int, str], Exit[int, str]]:
+        ok: Effect[int, str] = Effect.succeed(1)
+        bad: Effect[int, str] = Effect.fail("no")
+        return await run_async_exit(ok), await run_async_exit(bad)
+
+    assert asyncio.run(main()) == (Success(1), Failure(Fail("no")))
+
+
+def test_run_async_raises_like_run_sync() -> None:
+    error = ValueError("typed")
+
+    async def main() -> None:
+        await run_async(cast(Effect[int], Effect.fail(error)))
+
+    with pytest.raises(ValueError) as caught:
+        asyncio.run(main())
+    assert caught.value is error
+
+
+def test_run_async_of_a_non_effect_raises_type_error() -> None:
+    async def main() -> None:
+        await run_async(cast(Any, 42))
+
+    with pytest.raises(TypeError, match="Effect"):
+        asyncio.run(main())
+
+
+def test_run_async_runs_an_effect_that_resumes_from_an_asyncio_callback() -> None:
+    async def main() -> str:
+        loop = asyncio.get_running_loop()
+
+        def register(resume: Any) -> None:
+            loop.call_soon(lambda: resume(Effect.succeed("called back")))
+
+        return await run_async(Effect.async_(register))
+
+    assert asyncio.run(main()) == "called back"
+
+
+# -- Runtime --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("budget", [0, -1, "x", 1.5, None], ids=repr)
+def test_runtime_rejects_a_budget_that_is_not_a_positive_int(budget: object) -> None:
+    with pytest.raises(ValueError, match="budget"):
+        Runtime(budget=cast(Any, budget))
+
+
+@pytest.mark.timeout(5)
+@pytest.mark.parametrize("budget", [1, 2, 7])
+def test_runtime_with_a_small_budget_still_completes(budget: int) -> None:
+    effect: Effect[int] = Effect.succeed(0)
+    for _ in range(1_000):
+        effect = effect.flat_map(lambda n: Effect.sync(lambda: n + 1))
+    assert Runtime(budget=budget).run_sync(effect) == 1_000
+
+
+@pytest.mark.parametrize("seed", [0, 1, 12345])
+def test_runtime_with_a_seed_runs_effects(seed: int) -> None:
+    runtime = Runtime(seed=seed)
+    assert runtime.run_sync(Effect.succeed(2).map(lambda n: n * 21)) == 42
+    assert runtime.run_sync_exit(Effect.fail("no")) == Exit.fail("no")
+
+
+def test_runtime_run_async_works_inside_asyncio_run() -> None:
+    async def main() -> int:
+        return await Runtime(budget=3, seed=1).run_async(Effect.succeed(7))
+
+    assert asyncio.run(main()) == 7
+
+
+# -- Exit -----------------------------------------------------------------------------
+
+
+def test_exit_constructors_build_success_and_failure() -> None:
+    defect = OSError("bug")
+    assert Exit.succeed(1) == Success(1)
+    assert Exit.fail("no") == Failure(Fail("no"))
+    assert Exit.fail_cause(Cause.die(defect)) == Failure(Die(defect))
+    assert Exit.die(defect) == Failure(Die(defect))
+
+
+def test_exit_is_success_and_is_failure() -> None:
+    assert Exit.succeed(1).is_success()
+    assert not Exit.succeed(1).is_failure()
+    assert Exit.fail("no").is_failure()
+    assert not Exit.fail("no").is_success()
+
+
+def test_exit_match_calls_the_matching_function() -> None:
+    def describe(exit: Exit[int, str]) -> str:
+        return exit.match(
+            on_success=lambda value: f"value {value}",
+            on_failure=lambda cause: f"errors {cause.failures()}",
+        )
+
+    assert describe(Exit.succeed(1)) == "value 1"
+    assert describe(Exit.fail("no")) == "errors ['no']"
+
+
+def test_exit_get_or_raise_returns_the_value_or_raises_the_cause() -> None:
+    assert Exit.succeed(3).get_or_raise() == 3
+    error = ValueError("typed")
+    with pytest.raises(ValueError) as caught:
+        Exit.fail(error).get_or_raise()
+    assert caught.value is error
+    with pytest.raises(FiberFailure):
+        Exit.fail("not an exception").get_or_raise()
+
+
+def test_exits_work_in_match_statements() -> None:
+    def describe(exit: Exit[int, str]) -> str:
+        match exit:
+            case Success(value):
+                return f"value {value}"
+            case Failure(Fail(error)):
+                return f"error {error}"
+            case Failure(cause):
+                return f"other {type(cause).__name__}"
+        return "unreachable"
+
+    assert describe(run_sync_exit(Effect.succeed(1))) == "value 1"
+    assert describe(run_sync_exit(Effect.fail("no"))) == "error no"
+    assert describe(run_sync_exit(Effect.die(OSError()))) == "other Die"
