@@ -105,8 +105,7 @@ class Scope:
     )
 
     def __init__(self, strategy: ExecutionStrategy, name: str | None = None) -> None:
-        if not isinstance(strategy, ExecutionStrategy):
-            raise TypeError(f"a scope needs an ExecutionStrategy, got {strategy!r}")
+        _check_strategy(strategy)
         self.strategy = strategy
         self._name = name
         self._finalizers: dict[int, Finalizer] = {}
@@ -133,6 +132,8 @@ class Scope:
         >>> run_sync(Scope.make(name="request"))
         <Scope 'request' sequential, 0 finalizers>
         """
+
+        _check_strategy(strategy)
 
         def make(fiber: FiberRuntime) -> Effect[CloseableScope]:
             scope = CloseableScope(strategy, name)
@@ -203,6 +204,8 @@ class Scope:
         >>> run_sync(program)
         0
         """
+
+        _check_strategy(strategy)
 
         def fork() -> Effect[CloseableScope]:
             child = CloseableScope(strategy, name)
@@ -308,6 +311,11 @@ class CloseableScope(Scope):
         'used'
         """
         return self.extend(effect).on_exit(self.close)
+
+
+def _check_strategy(strategy: object) -> None:
+    if not isinstance(strategy, ExecutionStrategy):
+        raise TypeError(f"a scope needs an ExecutionStrategy, got {strategy!r}")
 
 
 def _run_finalizers(

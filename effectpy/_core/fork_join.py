@@ -69,7 +69,9 @@ class Group:
     def register(self, resume: Resume) -> object:
         self._resume = resume
         if not self._effects:
-            self._decide(succeed_node([]) if self._mode == ALL else _race_nothing())
+            if self._mode != ALL:
+                raise ValueError("race_all needs at least one effect")
+            resume(succeed_node([]))
         else:
             while self._next < len(self._effects) and len(self._running) < self._limit:
                 self._launch()
@@ -140,10 +142,6 @@ class Group:
             return
         self._on_stopped = resume
         self._interrupt_running(ParentDone(self._parent.id))
-
-
-def _race_nothing() -> Any:
-    raise ValueError("race_all needs at least one effect")
 
 
 class TimeoutRun:
