@@ -173,7 +173,8 @@ class TestClock:
         >>> run_sync(TestClock.provide(TestClock.set_time(30).and_then(Clock.now())))
         30.0
         """
-        return with_fiber(lambda fiber: _test_clock_of(fiber)._advance_to(time, relative=False))
+        target = check_duration(time, "TestClock.set_time")
+        return with_fiber(lambda fiber: _test_clock_of(fiber)._advance_to(target, relative=False))
 
     @staticmethod
     def get() -> Effect[TestClock]:

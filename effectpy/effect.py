@@ -19,6 +19,7 @@ module reaches upward, so that the package has no import cycle.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Generator, Hashable, Iterable
 from typing import (
@@ -385,6 +386,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.promise(fetch))
         'payload'
         """
+        _require_function(make, "Effect.promise")
         return _WithFiber(lambda fiber: _Async(CoroutineRun(fiber, make, None).register))
 
     @overload
@@ -412,6 +414,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         [KeyError('user 7')]
         """
         _check_catch(catch, "Effect.try_promise")
+        _require_function(make, "Effect.try_promise")
         return _WithFiber(lambda fiber: _Async(CoroutineRun(fiber, make, catch).register))
 
     @overload
@@ -1201,7 +1204,8 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.succeed("later").delay(0.001))
         'later'
         """
-        return _FlatMap(Effect.sleep(seconds), lambda _: self)
+        duration = check_duration(seconds, "delay")
+        return _FlatMap(_WithFiber(lambda fiber: _sleep_on(fiber, duration)), lambda _: self)
 
     def timeout(self, seconds: float) -> Effect[A_co, E_co | TimeoutError, R_co]:
         """Fail with `TimeoutError` if this effect takes longer than `seconds`; it runs
@@ -1409,6 +1413,21 @@ class Effect(Generic[A_co, E_co, R_co]):
         from .log import with_log_span
 
         return with_log_span(self, label)
+
+    def with_task(self, title: str, meta: object = None) -> Effect[A_co, E_co, R_co]:
+        """Run this effect as a task of the current task tree (see `effectpy.tasks`);
+        outside any tree it runs as it is.
+
+        >>> from effectpy import Effect, TaskTree, run_sync
+        >>> tree = TaskTree()
+        >>> run_sync(tree.provide(Effect.succeed(7).with_task("compute")))
+        7
+        >>> run_sync(tree.snapshot())[0]["status"]
+        'completed'
+        """
+        from .tasks import with_task
+
+        return with_task(title, self, meta)
 
     # -- generators and pipe ------------------------------------------------------
 
@@ -2013,6 +2032,18 @@ def _call(f: Callable[[A], Effect[B, E, R]], value: A) -> Effect[B, E, R]:
     node.first = _Succeed(value)
     node.k = f
     return node
+
+
+def _require_function(make: object, what: str) -> None:
+    """Refuse a coroutine object where a function making one is expected."""
+    if callable(make):
+        return
+    if inspect.iscoroutine(make):
+        make.close()  # never awaited, on purpose: no "never awaited" warning
+    raise TypeError(
+        f"{what} expects a function that returns a coroutine (e.g. `lambda: fetch(url)`), "
+        f"got {type(make).__name__}: an effect may run many times, a coroutine only once"
+    )
 
 
 def _require_effect(value: object, what: str) -> None:

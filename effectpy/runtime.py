@@ -9,7 +9,10 @@ for testing interleavings); the module-level runners use the defaults.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import functools
 import threading
+import time
 from typing import Any, Never, TypeVar
 
 from ._core.cause import Cause, FiberFailure
@@ -118,9 +121,12 @@ class Runtime:
     def run_fork(self, effect: Effect[A, E, Never]) -> Fiber[A, E]:
         """Start `effect` in the background and return its `Fiber` at once.
 
-        Inside a running asyncio loop the fiber runs on that loop; elsewhere on a
-        thread of its own. Wait for it with `run_sync(fiber.join())` (from any thread)
-        or stop it with `run_sync(fiber.interrupt())`.
+        Inside a running asyncio loop the fiber runs on that loop, watched by an
+        asyncio task: when the loop shuts down (the end of `asyncio.run`), the fiber is
+        interrupted (reason `Shutdown`) and its finalizers run. Elsewhere it runs on a
+        thread of its own, interrupted the same way at interpreter exit. Wait for it
+        with `run_sync(fiber.join())` (from any thread) or stop it with
+        `run_sync(fiber.interrupt())`.
         """
         _check_effect(effect, "run_fork")
         try:
@@ -130,6 +136,9 @@ class Runtime:
         scheduler = AsyncioScheduler(loop, budget=self.budget, seed=self.seed)
         root = FiberRuntime(scheduler)
         root.start(effect)
+        watcher = loop.create_task(_watch(scheduler, root), name=f"effectpy-fiber-{root.id}")
+        _watchers.add(watcher)
+        watcher.add_done_callback(_watchers.discard)
         return Fiber(root)
 
     def _run_fork_in_thread(self, effect: Effect[A, E, Never]) -> Fiber[A, E]:
@@ -145,8 +154,13 @@ class Runtime:
                 _drive(scheduler, root)
             finally:
                 scheduler.close()
+                _background.pop(root, None)
 
-        threading.Thread(target=drive, name=f"effectpy-fiber-{root.id.number}", daemon=True).start()
+        thread = threading.Thread(
+            target=drive, name=f"effectpy-fiber-{root.id.number}", daemon=True
+        )
+        _background[root] = (scheduler, thread)
+        thread.start()
         started.wait()
         return Fiber(root)
 
@@ -157,6 +171,51 @@ class Runtime:
 
 
 _DEFAULT = Runtime()
+
+_watchers: set[asyncio.Task[None]] = set()
+"""Strong references to the asyncio tasks watching `run_fork` fibers."""
+
+_background: dict[FiberRuntime, tuple[SyncScheduler, threading.Thread]] = {}
+"""`run_fork` fibers running on threads of their own, until they end."""
+
+_EXIT_GRACE_SECONDS = 10.0
+"""At interpreter exit, how long to wait for background fibers' finalizers."""
+
+
+async def _watch(scheduler: AsyncioScheduler, root: FiberRuntime) -> None:
+    """Wait for a `run_fork` fiber; if the loop cancels this task (shutdown),
+    interrupt the fiber and wait until it and its daemons have ended."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_exit(_exit: Exit[Any, Any]) -> None:
+        if not done.done():
+            done.set_result(None)
+
+    root.add_observer(on_exit)
+    try:
+        await asyncio.shield(done)
+    except asyncio.CancelledError:
+        root.interrupt_as(NONE_ID, Shutdown("the event loop is shutting down"))
+        await asyncio.shield(done)
+        raise
+    finally:
+        await _stop_daemons_async(scheduler)
+
+
+def _interrupt_at_exit(root: FiberRuntime) -> None:
+    root.interrupt_as(NONE_ID, Shutdown("the interpreter is exiting"))
+
+
+@atexit.register
+def _stop_background_fibers() -> None:
+    """No fiber outlives the interpreter silently: interrupt `run_fork` fibers still
+    running on their threads, and give their finalizers a bounded time to run."""
+    for root, (scheduler, _thread) in list(_background.items()):
+        if root.exit is None:
+            scheduler.call_threadsafe(functools.partial(_interrupt_at_exit, root))
+    deadline = time.monotonic() + _EXIT_GRACE_SECONDS
+    for _, thread in list(_background.values()):
+        thread.join(max(deadline - time.monotonic(), 0.0))
 
 
 def run_sync_exit(effect: Effect[A, E, Never]) -> Exit[A, E]:

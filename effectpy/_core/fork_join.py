@@ -146,7 +146,8 @@ class Group:
 
 class TimeoutRun:
     """`timeout`: one child and a clock timer; the timer interrupts the child with
-    reason `Timeout`. A child that ends anyway (say, uninterruptibly) keeps its result."""
+    reason `Timeout`. A child that still succeeds (it finished before the interruption
+    reached it) keeps its value; one that ends interrupted gives `TimeoutError`."""
 
     __slots__ = ("_child", "_effect", "_expired", "_on_stopped", "_parent", "_seconds", "_timer")
 

@@ -83,7 +83,8 @@ class RaceLost:
 
 @dataclass(frozen=True, slots=True)
 class Manual:
-    """Interrupted on request: `Fiber.interrupt()`, `Effect.interrupt()` or a task cancel."""
+    """Interrupted on request: `Fiber.interrupt()`, `Effect.interrupt()`, a task tree's
+    `cancel(task_id)`, or a shared execution nobody waits for any more."""
 
     def __str__(self) -> str:
         return "interrupted on request"
