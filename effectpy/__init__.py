@@ -52,6 +52,8 @@ from .schedule import Schedule as Schedule
 from .scope import CloseableScope as CloseableScope
 from .scope import ExecutionStrategy as ExecutionStrategy
 from .scope import Scope as Scope
+from .tasks import TaskTree as TaskTree
+from .tasks import with_task as with_task
 
 __all__ = [
     "Cause",
@@ -89,6 +91,7 @@ __all__ = [
     "Singleflight",
     "Success",
     "Tag",
+    "TaskTree",
     "TestClock",
     "Timeout",
     "cached_function",
@@ -101,4 +104,5 @@ __all__ = [
     "run_fork",
     "run_sync",
     "run_sync_exit",
+    "with_task",
 ]
