@@ -1,0 +1,388 @@
+"""Finalization: `ensuring`, `on_exit`, `on_error` and `on_interrupt` run their
+finalizer however the effect ends (success, failure, defect, interruption), exactly
+once, uninterruptibly, innermost first; a finalizer's own failure is kept after the
+effect's (`Cause.sequential`), never dropped and never in place of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import pytest
+from conftest import SEEDS, Latch, each_seed, run_seeded, yields
+
+from effectpy import (
+    Cause,
+    Clock,
+    Die,
+    Do,
+    Effect,
+    Exit,
+    Fail,
+    Failure,
+    FiberId,
+    Interrupt,
+    Manual,
+    Sequential,
+    Success,
+    TestClock,
+    Timeout,
+    gen,
+    run_sync,
+    run_sync_exit,
+)
+
+Outcome = Literal["success", "failure", "defect", "interruption"]
+OUTCOMES: list[Outcome] = ["success", "failure", "defect", "interruption"]
+each_outcome = pytest.mark.parametrize("outcome", OUTCOMES)
+
+BODY_DEFECT = RuntimeError("defect in the body")
+FINALIZER_DEFECT = RuntimeError("defect in the finalizer")
+OUTER_FINALIZER_DEFECT = RuntimeError("defect in the outer finalizer")
+
+Wrap = Callable[[Effect[int, str]], Effect[int, str]]
+"""Adds finalizers around a body."""
+
+
+def record(log: list[Any], entry: object) -> Effect[None]:
+    return Effect.sync(lambda: log.append(entry))
+
+
+def body_for(outcome: Outcome, started: Latch) -> Effect[int, str]:
+    """An effect that ends with `outcome` (for an interruption: waits to be stopped)."""
+    failing: Effect[int, str] = Effect.fail("body failed")
+    bodies: dict[Outcome, Effect[int, str]] = {
+        "success": Effect.succeed(1),
+        "failure": failing,
+        "defect": Effect.die(BODY_DEFECT),
+        "interruption": started.open().and_then(Effect.never()),
+    }
+    return bodies[outcome]
+
+
+def body_cause(outcome: Outcome, interruptor: FiberId) -> Cause[str]:
+    """The cause the body of `outcome` fails with (Empty for a success)."""
+    causes: dict[Outcome, Cause[str]] = {
+        "success": Cause.empty(),
+        "failure": Fail("body failed"),
+        "defect": Die(BODY_DEFECT),
+        "interruption": Interrupt(interruptor, Manual()),
+    }
+    return causes[outcome]
+
+
+def run_wrapped(outcome: Outcome, wrap: Wrap, seed: int = 0) -> tuple[Exit[int, str], FiberId]:
+    """Run `wrap(body)` in a fiber (interrupted once started, for an interruption);
+    give its exit and the id of the fiber that waited for it."""
+
+    @gen
+    def program() -> Do[tuple[Exit[int, str], FiberId]]:
+        started = Latch()
+        fiber = yield from wrap(body_for(outcome, started)).fork()
+        if outcome == "interruption":
+            yield from started.wait()
+            exit = yield from fiber.interrupt()
+        else:
+            exit = yield from fiber.await_()
+        return exit, (yield from Effect.fiber_id())
+
+    return run_seeded(program(), seed)
+
+
+def body_exit(outcome: Outcome, interruptor: FiberId) -> Exit[int, str]:
+    cause = body_cause(outcome, interruptor)
+    return Success(1) if cause.is_empty() else Failure(cause)
+
+
+# -- every outcome runs the finalizer -------------------------------------------------
+
+
+@each_outcome
+@pytest.mark.parametrize("seed", SEEDS[:10])
+def test_ensuring_runs_the_finalizer_exactly_once_and_keeps_the_effects_exit(
+    outcome: Outcome, seed: int
+) -> None:
+    log: list[str] = []
+    exit, me = run_wrapped(outcome, lambda body: body.ensuring(record(log, "finalized")), seed)
+    assert log == ["finalized"]
+    assert exit == body_exit(outcome, me)
+
+
+@each_outcome
+def test_on_exit_gives_the_finalizer_the_effects_exit(outcome: Outcome) -> None:
+    seen: list[Exit[Any, Any]] = []
+    exit, me = run_wrapped(
+        outcome, lambda body: body.on_exit(lambda ex: Effect.sync(lambda: seen.append(ex)))
+    )
+    assert exit == body_exit(outcome, me)
+    assert seen == [exit]
+
+
+@each_outcome
+def test_on_error_runs_with_the_cause_unless_the_effect_succeeds(outcome: Outcome) -> None:
+    seen: list[Cause[Any]] = []
+    exit, me = run_wrapped(
+        outcome, lambda body: body.on_error(lambda cause: Effect.sync(lambda: seen.append(cause)))
+    )
+    assert exit == body_exit(outcome, me)
+    expected = body_cause(outcome, me)
+    assert seen == ([] if expected.is_empty() else [expected])
+
+
+@each_outcome
+def test_on_interrupt_runs_only_for_an_interruption_and_says_who_and_why(
+    outcome: Outcome,
+) -> None:
+    seen: list[Interrupt] = []
+    exit, me = run_wrapped(
+        outcome,
+        lambda body: body.on_interrupt(lambda stops: Effect.sync(lambda: seen.extend(stops))),
+    )
+    assert exit == body_exit(outcome, me)
+    assert seen == ([Interrupt(me, Manual())] if outcome == "interruption" else [])
+
+
+def test_an_effect_that_interrupts_itself_runs_its_finalizer() -> None:
+    log: list[str] = []
+    exit = run_sync_exit(Effect.interrupt().ensuring(record(log, "finalized")))
+    assert isinstance(exit, Failure) and exit.cause.is_interrupted_only()
+    assert log == ["finalized"]
+
+
+@each_seed
+def test_an_interrupt_racing_the_effects_end_runs_the_finalizer_once_if_the_effect_began(
+    seed: int,
+) -> None:
+    # Depending on the seed the interrupt lands before the fiber starts (then nothing
+    # was installed, and nothing runs), during the body, or after it.
+    log: list[str] = []
+    body = record(log, "body began").and_then(yields(seed % 4)).and_then(record(log, "body done"))
+
+    @gen
+    def program() -> Do[Exit[None, Any]]:
+        fiber = yield from body.ensuring(record(log, "finalized")).fork()
+        yield from yields(seed % 3)
+        return (yield from fiber.interrupt())
+
+    exit = run_seeded(program(), seed)
+    assert log.count("finalized") == (1 if "body began" in log else 0)
+    assert log == [] or log[-1] == "finalized"
+    assert exit.is_success() or (isinstance(exit, Failure) and exit.cause.is_interrupted_only())
+
+
+# -- a finalizer's own failure --------------------------------------------------------
+
+
+@each_outcome
+def test_a_finalizers_defect_is_kept_after_the_effects_cause(outcome: Outcome) -> None:
+    exit, me = run_wrapped(outcome, lambda body: body.ensuring(Effect.die(FINALIZER_DEFECT)))
+    expected = Cause.sequential(body_cause(outcome, me), Die(FINALIZER_DEFECT))
+    assert exit == Failure(expected)
+    if outcome != "success":
+        assert isinstance(exit.cause, Sequential)
+
+
+def test_a_finalizer_that_raises_is_a_defect_after_the_typed_failure() -> None:
+    def cleanup() -> None:
+        raise FINALIZER_DEFECT
+
+    failing: Effect[int, str] = Effect.fail("body failed")
+    exit = run_sync_exit(failing.ensuring(Effect.sync(cleanup)))
+    assert exit == Failure(Sequential(Fail("body failed"), Die(FINALIZER_DEFECT)))
+
+
+def test_on_exit_keeps_a_failing_finalizers_defect_after_a_success() -> None:
+    exit = run_sync_exit(Effect.succeed(1).on_exit(lambda _: Effect.die(FINALIZER_DEFECT)))
+    assert exit == Failure(Die(FINALIZER_DEFECT))
+
+
+def test_on_error_keeps_its_finalizers_defect_after_the_error() -> None:
+    failing: Effect[int, str] = Effect.fail("body failed")
+    exit = run_sync_exit(failing.on_error(lambda _: Effect.die(FINALIZER_DEFECT)))
+    assert exit == Failure(Sequential(Fail("body failed"), Die(FINALIZER_DEFECT)))
+
+
+@each_outcome
+def test_when_nested_finalizers_both_fail_every_failure_is_kept_in_order(
+    outcome: Outcome,
+) -> None:
+    log: list[str] = []
+
+    def wrap(body: Effect[int, str]) -> Effect[int, str]:
+        inner = record(log, "inner").and_then(Effect.die(FINALIZER_DEFECT))
+        outer = record(log, "outer").and_then(Effect.die(OUTER_FINALIZER_DEFECT))
+        return body.ensuring(inner).ensuring(outer)
+
+    exit, me = run_wrapped(outcome, wrap)
+    assert log == ["inner", "outer"]
+    expected = Cause.sequential(
+        Cause.sequential(body_cause(outcome, me), Die(FINALIZER_DEFECT)),
+        Die(OUTER_FINALIZER_DEFECT),
+    )
+    assert exit == Failure(expected)
+
+
+# -- nesting --------------------------------------------------------------------------
+
+
+@each_outcome
+def test_nested_finalizers_run_inside_out(outcome: Outcome) -> None:
+    log: list[str] = []
+
+    def wrap(body: Effect[int, str]) -> Effect[int, str]:
+        return (
+            body.ensuring(record(log, "innermost"))
+            .on_exit(lambda _: record(log, "middle"))
+            .ensuring(record(log, "outermost"))
+        )
+
+    exit, me = run_wrapped(outcome, wrap)
+    assert exit == body_exit(outcome, me)
+    assert log == ["innermost", "middle", "outermost"]
+
+
+def test_a_finalizer_runs_after_the_effect_and_before_what_follows() -> None:
+    log: list[str] = []
+    program = record(log, "body").ensuring(record(log, "finalizer")).and_then(record(log, "after"))
+    run_sync(program)
+    assert log == ["body", "finalizer", "after"]
+
+
+def test_a_finalizer_sees_the_error_after_a_catch_inside_it_recovered() -> None:
+    seen: list[Exit[Any, Any]] = []
+    failing: Effect[int, str] = Effect.fail("inner")
+    recovered = failing.catch_all(lambda e: Effect.succeed(len(e)))
+    program = recovered.on_exit(lambda exit: Effect.sync(lambda: seen.append(exit)))
+    assert run_sync(program) == 5
+    assert seen == [Success(5)]
+
+
+# -- finalizers are uninterruptible ---------------------------------------------------
+
+
+@each_seed
+def test_a_finalizer_of_an_interrupted_effect_runs_to_its_end(seed: int) -> None:
+    # The fiber is interrupted (for good) before its finalizer sleeps: the sleep must
+    # not be cut short by that interruption.
+    log: list[str] = []
+    slow_cleanup = (
+        record(log, "finalizer started")
+        .and_then(Effect.sleep(5))
+        .and_then(record(log, "finalizer done"))
+    )
+
+    @gen
+    def program() -> Do[tuple[Exit[None, Any], float]]:
+        started = Latch()
+        fiber = yield from started.open().and_then(Effect.never()).ensuring(slow_cleanup).fork()
+        yield from started.wait()
+        yield from fiber.interrupt_fork()
+        yield from TestClock.adjust(5)
+        exit = yield from fiber.await_()
+        return exit, (yield from Clock.now())
+
+    exit, now = run_seeded(TestClock.provide(program()), seed)
+    assert log == ["finalizer started", "finalizer done"]
+    assert isinstance(exit, Failure) and exit.cause.is_interrupted_only()
+    assert now == 5.0
+
+
+@each_seed
+def test_a_second_interrupt_during_a_finalizer_waits_for_the_finalizer(seed: int) -> None:
+    log: list[str] = []
+    entered = Latch()
+    slow_cleanup = entered.open().and_then(Effect.sleep(5)).and_then(record(log, "finalizer done"))
+
+    @gen
+    def program() -> Do[tuple[Exit[Any, Any] | None, Exit[None, Any]]]:
+        started = Latch()
+        fiber = yield from started.open().and_then(Effect.never()).ensuring(slow_cleanup).fork()
+        yield from started.wait()
+        yield from fiber.interrupt_fork()
+        yield from entered.wait()
+        second = yield from fiber.interrupt().fork()
+        yield from TestClock.adjust(4)
+        during = yield from second.poll()
+        yield from TestClock.adjust(1)
+        return during, (yield from second.join())
+
+    during, exit = run_seeded(TestClock.provide(program()), seed)
+    assert during is None
+    assert log == ["finalizer done"]
+    assert isinstance(exit, Failure) and exit.cause.is_interrupted_only()
+
+
+@each_seed
+def test_an_interrupt_during_the_finalizer_of_a_success_waits_for_it(seed: int) -> None:
+    log: list[str] = []
+    entered, release = Latch(), Latch()
+    cleanup = entered.open().and_then(release.wait()).and_then(record(log, "finalizer done"))
+
+    @gen
+    def program() -> Do[tuple[Exit[Any, Any] | None, list[str]]]:
+        fiber = yield from Effect.succeed(1).ensuring(cleanup).fork()
+        yield from entered.wait()
+        interrupter = yield from fiber.interrupt().fork()
+        yield from yields(20)
+        during = yield from interrupter.poll()
+        yield from release.open()
+        yield from interrupter.join()
+        return during, list(log)
+
+    during, log_when_interrupt_returned = run_seeded(program(), seed)
+    assert during is None
+    assert log_when_interrupt_returned == ["finalizer done"]
+
+
+def test_a_timeout_returns_only_after_the_interrupted_effects_finalizer() -> None:
+    log: list[str] = []
+    slow_cleanup = Effect.sleep(2).and_then(record(log, "finalizer done"))
+    seen: list[Exit[Any, Any]] = []
+
+    @gen
+    def program() -> Do[tuple[Exit[Any, Any] | None, Exit[None, TimeoutError]]]:
+        effect = (
+            Effect.never()
+            .on_exit(lambda exit: Effect.sync(lambda: seen.append(exit)))
+            .ensuring(slow_cleanup)
+        )
+        fiber = yield from effect.timeout(1).exit().fork()
+        yield from TestClock.adjust(2)  # timed out at 1; the finalizer sleeps until 3
+        during = yield from fiber.poll()
+        yield from TestClock.adjust(1)
+        return during, (yield from fiber.join())
+
+    during, exit = run_sync(TestClock.provide(program()))
+    assert during is None
+    assert isinstance(exit, Failure)
+    [error] = exit.cause.failures()
+    assert isinstance(error, TimeoutError)
+    assert log == ["finalizer done"]
+    [stopped] = seen
+    assert isinstance(stopped, Failure)
+    assert [i.reason for i in stopped.cause.interruptions()] == [Timeout(1)]
+
+
+def test_an_uninterruptible_effect_finishes_and_its_finalizer_sees_its_success() -> None:
+    seen: list[Exit[Any, Any]] = []
+
+    @gen
+    def program() -> Do[None]:
+        started = Latch()
+        body = (
+            started.open()
+            .and_then(Effect.sleep(1))
+            .as_("finished")
+            .on_exit(lambda exit: Effect.sync(lambda: seen.append(exit)))
+            .uninterruptible()
+        )
+        fiber = yield from body.fork()
+        yield from started.wait()
+        yield from fiber.interrupt_fork()
+        yield from TestClock.adjust(1)
+        yield from fiber.await_()
+        return None
+
+    run_sync(TestClock.provide(program()))
+    assert seen == [Success("finished")]

@@ -1,0 +1,592 @@
+"""Resources: what is acquired is released exactly once, whatever happens.
+
+`acquire_release` acquires uninterruptibly and registers the release in the current
+scope, which gives it the scope's exit; `acquire_use_release` releases right after
+`use` (which is interruptible); fibers forked into a scope are interrupted (reason
+`ScopeClosed`) and awaited when it closes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Never
+
+import pytest
+from conftest import SEEDS, Latch, each_seed, run_seeded, yields
+
+from effectpy import (
+    Clock,
+    Die,
+    Do,
+    Effect,
+    Exit,
+    Fail,
+    Failure,
+    Fiber,
+    FiberId,
+    Interrupt,
+    Manual,
+    Scope,
+    ScopeClosed,
+    Sequential,
+    Success,
+    TestClock,
+    Timeout,
+    gen,
+    run_sync,
+    run_sync_exit,
+)
+
+Outcome = Literal["success", "failure", "defect", "interruption"]
+each_outcome = pytest.mark.parametrize("outcome", ["success", "failure", "defect", "interruption"])
+
+BODY_DEFECT = RuntimeError("defect in the scoped effect")
+RELEASE_DEFECT = RuntimeError("defect in the release")
+
+
+def record(log: list[Any], entry: object) -> Effect[None]:
+    return Effect.sync(lambda: log.append(entry))
+
+
+class Resource:
+    """Counts its own acquisitions and releases, and the exits releases were given."""
+
+    def __init__(self, name: str = "resource", log: list[str] | None = None) -> None:
+        self.name = name
+        self.log = [] if log is None else log
+        self.acquired = 0
+        self.released: list[Exit[Any, Any]] = []
+
+    def acquire(self) -> Effect[Resource]:
+        def run() -> Resource:
+            self.acquired += 1
+            self.log.append(f"acquire {self.name}")
+            return self
+
+        return Effect.sync(run)
+
+    def release(self, resource: Resource, exit: Exit[Any, Any]) -> Effect[None]:
+        assert resource is self
+
+        def run() -> None:
+            self.released.append(exit)
+            self.log.append(f"release {self.name}")
+
+        return Effect.sync(run)
+
+    def scoped(self) -> Effect[Resource, Never, Scope]:
+        return Effect.acquire_release(self.acquire(), self.release)
+
+
+def scoped_body(outcome: Outcome, started: Latch) -> Effect[int, str]:
+    failing: Effect[int, str] = Effect.fail("body failed")
+    bodies: dict[Outcome, Effect[int, str]] = {
+        "success": Effect.succeed(1),
+        "failure": failing,
+        "defect": Effect.die(BODY_DEFECT),
+        "interruption": started.open().and_then(Effect.never()),
+    }
+    return bodies[outcome]
+
+
+def expected_exit(outcome: Outcome, interruptor: FiberId) -> Exit[int, str]:
+    exits: dict[Outcome, Exit[int, str]] = {
+        "success": Success(1),
+        "failure": Failure(Fail("body failed")),
+        "defect": Failure(Die(BODY_DEFECT)),
+        "interruption": Failure(Interrupt(interruptor, Manual())),
+    }
+    return exits[outcome]
+
+
+def run_to_exit(outcome: Outcome, make: Any, seed: int = 0) -> tuple[Exit[int, str], FiberId]:
+    """Run `make(body)` in a fiber (interrupted once its body started, for an
+    interruption); give its exit and the id of the fiber that waited for it."""
+
+    @gen
+    def program() -> Do[tuple[Exit[int, str], FiberId]]:
+        started = Latch()
+        effect: Effect[int, str] = make(scoped_body(outcome, started))
+        fiber = yield from effect.fork()
+        if outcome == "interruption":
+            yield from started.wait()
+            exit = yield from fiber.interrupt()
+        else:
+            exit = yield from fiber.await_()
+        return exit, (yield from Effect.fiber_id())
+
+    return run_seeded(program(), seed)
+
+
+# -- acquire_release ------------------------------------------------------------------
+
+
+@each_outcome
+@pytest.mark.parametrize("seed", SEEDS[:10])
+def test_acquire_release_releases_exactly_once_with_the_scopes_exit(
+    outcome: Outcome, seed: int
+) -> None:
+    resource = Resource()
+    exit, me = run_to_exit(
+        outcome, lambda body: Effect.scoped(resource.scoped().and_then(body)), seed
+    )
+    assert exit == expected_exit(outcome, me)
+    assert resource.acquired == 1
+    assert resource.released == [exit]
+
+
+def test_acquire_release_gives_the_acquired_value_to_the_rest() -> None:
+    resource = Resource()
+    assert run_sync(Effect.scoped(resource.scoped().map(lambda r: r.name))) == "resource"
+
+
+def test_the_release_runs_when_the_scope_closes_not_when_acquire_release_returns() -> None:
+    log: list[str] = []
+    resource = Resource(log=log)
+    run_sync(Effect.scoped(resource.scoped().and_then(record(log, "using"))))
+    assert log == ["acquire resource", "using", "release resource"]
+
+
+def test_a_failed_acquire_registers_no_release() -> None:
+    released: list[str] = []
+    acquire: Effect[str, str] = Effect.fail("could not acquire")
+    program = Effect.scoped(Effect.acquire_release(acquire, lambda r, exit: record(released, r)))
+    assert run_sync_exit(program) == Failure(Fail("could not acquire"))
+    assert released == []
+
+
+def test_several_resources_are_released_in_reverse_order() -> None:
+    log: list[str] = []
+    first, second, third = (Resource(name, log) for name in ("first", "second", "third"))
+    run_sync(Effect.scoped(first.scoped().and_then(second.scoped()).and_then(third.scoped())))
+    assert log == [
+        "acquire first",
+        "acquire second",
+        "acquire third",
+        "release third",
+        "release second",
+        "release first",
+    ]
+
+
+def test_a_failing_release_does_not_stop_the_other_releases() -> None:
+    log: list[str] = []
+    first, third = Resource("first", log), Resource("third", log)
+    failing = Effect.acquire_release(
+        Effect.succeed("second"),
+        lambda r, exit: record(log, "release second").and_then(Effect.die(RELEASE_DEFECT)),
+    )
+    exit = run_sync_exit(Effect.scoped(first.scoped().and_then(failing).and_then(third.scoped())))
+    assert exit == Failure(Die(RELEASE_DEFECT))
+    assert log[-3:] == ["release third", "release second", "release first"]
+
+
+@each_seed
+def test_acquire_is_uninterruptible_and_an_interrupt_waits_for_it(seed: int) -> None:
+    log: list[str] = []
+    seen: list[Exit[Any, Any]] = []
+    started = Latch()
+    slow_acquire = (
+        started.open().and_then(Effect.sleep(5)).and_then(record(log, "acquired")).as_("connection")
+    )
+    resource = Effect.acquire_release(
+        slow_acquire,
+        lambda c, exit: record(log, f"released {c}").and_then(
+            Effect.sync(lambda: seen.append(exit))
+        ),
+    )
+
+    @gen
+    def program() -> Do[tuple[Exit[Any, Any] | None, list[str], Exit[None, Any], FiberId]]:
+        fiber = yield from Effect.scoped(
+            resource.and_then(record(log, "used")).and_then(Effect.never())
+        ).fork()
+        yield from started.wait()
+        interrupter = yield from fiber.interrupt().fork()
+        yield from TestClock.adjust(4)
+        during = yield from interrupter.poll()
+        log_during = list(log)
+        yield from TestClock.adjust(1)
+        exit = yield from interrupter.join()
+        return during, log_during, exit, interrupter.id
+
+    during, log_during, exit, interruptor = run_seeded(TestClock.provide(program()), seed)
+    assert during is None
+    assert log_during == []
+    assert log == ["acquired", "released connection"]  # never "used": interrupted after
+    assert exit == Failure(Interrupt(interruptor, Manual()))
+    assert seen == [exit]
+
+
+@each_seed
+def test_an_interrupt_racing_acquire_releases_exactly_what_was_acquired(seed: int) -> None:
+    resource = Resource()
+    slow_acquire = yields(seed % 4).and_then(resource.acquire())
+
+    @gen
+    def program() -> Do[Exit[None, Any]]:
+        scoped = Effect.scoped(Effect.acquire_release(slow_acquire, resource.release).as_unit())
+        fiber = yield from scoped.fork()
+        yield from yields(seed % 3)
+        return (yield from fiber.interrupt())
+
+    run_seeded(program(), seed)
+    assert resource.acquired in (0, 1)
+    assert len(resource.released) == resource.acquired
+
+
+def test_a_resource_in_a_fiber_stopped_by_a_timeout_is_released() -> None:
+    resource = Resource()
+
+    @gen
+    def program() -> Do[tuple[Exit[None, TimeoutError], float]]:
+        work = Effect.scoped(resource.scoped().and_then(Effect.sleep(10)))
+        fiber = yield from work.timeout(1).exit().fork()
+        yield from TestClock.adjust(1)
+        exit = yield from fiber.join()
+        return exit, (yield from Clock.now())
+
+    exit, now = run_sync(TestClock.provide(program()))
+    assert now == 1.0
+    assert isinstance(exit, Failure)
+    [error] = exit.cause.failures()
+    assert isinstance(error, TimeoutError)
+    assert resource.acquired == 1
+    [released_with] = resource.released
+    assert isinstance(released_with, Failure)
+    assert [i.reason for i in released_with.cause.interruptions()] == [Timeout(1)]
+
+
+def test_a_timeout_waits_for_the_release_of_what_was_acquired() -> None:
+    log: list[str] = []
+    slow_release = Effect.acquire_release(
+        Effect.succeed("conn"),
+        lambda c, exit: Effect.sleep(2).and_then(record(log, "released")),
+    )
+
+    @gen
+    def program() -> Do[tuple[list[str], bool]]:
+        work = Effect.scoped(slow_release.and_then(Effect.never()))
+        fiber = yield from work.timeout(1).either().fork()
+        yield from TestClock.adjust(2)  # timed out at 1; the release sleeps until 3
+        returned_before_release = (yield from fiber.poll()) is not None
+        yield from TestClock.adjust(1)
+        result = yield from fiber.join()
+        return list(log), returned_before_release and result.failure() is not None
+
+    log_at_return, returned_early = run_sync(TestClock.provide(program()))
+    assert not returned_early
+    assert log_at_return == ["released"]
+
+
+# -- acquire_use_release --------------------------------------------------------------
+
+
+@each_outcome
+def test_acquire_use_release_releases_exactly_once_with_uses_exit(outcome: Outcome) -> None:
+    resource = Resource()
+    exit, me = run_to_exit(
+        outcome,
+        lambda body: Effect.acquire_use_release(
+            resource.acquire(), lambda r: body, resource.release
+        ),
+    )
+    assert exit == expected_exit(outcome, me)
+    assert resource.acquired == 1
+    assert resource.released == [exit]
+
+
+def test_acquire_use_release_gives_the_resource_to_use_and_returns_uses_value() -> None:
+    resource = Resource()
+    program = Effect.acquire_use_release(
+        resource.acquire(), lambda r: Effect.succeed(r.name.upper()), resource.release
+    )
+    assert run_sync(program) == "RESOURCE"
+    assert resource.released == [Success("RESOURCE")]
+
+
+@each_seed
+def test_acquire_use_release_use_is_interruptible(seed: int) -> None:
+    resource = Resource()
+
+    @gen
+    def program() -> Do[tuple[Exit[None, Any], FiberId]]:
+        started = Latch()
+        fiber = yield from Effect.acquire_use_release(
+            resource.acquire(), lambda r: started.open().and_then(Effect.never()), resource.release
+        ).fork()
+        yield from started.wait()
+        exit = yield from fiber.interrupt()  # would wait forever if use were shielded
+        return exit, (yield from Effect.fiber_id())
+
+    exit, me = run_seeded(program(), seed)
+    assert exit == Failure(Interrupt(me, Manual()))
+    assert resource.released == [exit]
+
+
+@each_seed
+def test_acquire_use_release_acquire_is_uninterruptible(seed: int) -> None:
+    log: list[str] = []
+    started = Latch()
+    slow_acquire = started.open().and_then(Effect.sleep(3)).and_then(record(log, "acquired"))
+
+    @gen
+    def program() -> Do[Exit[Any, Any] | None]:
+        fiber = yield from Effect.acquire_use_release(
+            slow_acquire,
+            lambda _: record(log, "used"),
+            lambda _, exit: record(log, "released"),
+        ).fork()
+        yield from started.wait()
+        interrupter = yield from fiber.interrupt().fork()
+        yield from TestClock.adjust(2)
+        during = yield from interrupter.poll()
+        yield from TestClock.adjust(1)
+        yield from interrupter.join()
+        return during
+
+    assert run_seeded(TestClock.provide(program()), seed) is None
+    assert log == ["acquired", "released"]
+
+
+def test_acquire_use_release_when_use_and_release_fail_keeps_both_in_order() -> None:
+    failing_use: Effect[int, str] = Effect.fail("use failed")
+    program = Effect.acquire_use_release(
+        Effect.succeed("r"), lambda r: failing_use, lambda r, exit: Effect.die(RELEASE_DEFECT)
+    )
+    assert run_sync_exit(program) == Failure(Sequential(Fail("use failed"), Die(RELEASE_DEFECT)))
+
+
+def test_acquire_use_release_when_use_dies_and_release_fails_keeps_both_in_order() -> None:
+    program = Effect.acquire_use_release(
+        Effect.succeed("r"),
+        lambda r: Effect.die(BODY_DEFECT),
+        lambda r, exit: Effect.die(RELEASE_DEFECT),
+    )
+    assert run_sync_exit(program) == Failure(Sequential(Die(BODY_DEFECT), Die(RELEASE_DEFECT)))
+
+
+def test_acquire_use_release_when_only_release_fails_fails_with_the_release_defect() -> None:
+    program = Effect.acquire_use_release(
+        Effect.succeed("r"), lambda r: Effect.succeed(1), lambda r, exit: Effect.die(RELEASE_DEFECT)
+    )
+    assert run_sync_exit(program) == Failure(Die(RELEASE_DEFECT))
+
+
+def test_acquire_use_release_when_use_is_interrupted_and_release_fails_keeps_both() -> None:
+    @gen
+    def program() -> Do[tuple[Exit[None, Any], FiberId]]:
+        started = Latch()
+        fiber = yield from Effect.acquire_use_release(
+            Effect.succeed("r"),
+            lambda r: started.open().and_then(Effect.never()),
+            lambda r, exit: Effect.die(RELEASE_DEFECT),
+        ).fork()
+        yield from started.wait()
+        exit = yield from fiber.interrupt()
+        return exit, (yield from Effect.fiber_id())
+
+    exit, me = run_sync(program())
+    assert exit == Failure(Sequential(Interrupt(me, Manual()), Die(RELEASE_DEFECT)))
+
+
+def test_acquire_use_release_with_a_failed_acquire_neither_uses_nor_releases() -> None:
+    log: list[str] = []
+    acquire: Effect[str, str] = Effect.fail("no resource")
+    program = Effect.acquire_use_release(
+        acquire, lambda r: record(log, "used"), lambda r, exit: record(log, "released")
+    )
+    assert run_sync_exit(program) == Failure(Fail("no resource"))
+    assert log == []
+
+
+def test_acquire_use_release_releases_before_what_follows() -> None:
+    log: list[str] = []
+    program = Effect.acquire_use_release(
+        Effect.succeed("r"), lambda r: record(log, "used"), lambda r, exit: record(log, "released")
+    ).and_then(record(log, "after"))
+    run_sync(program)
+    assert log == ["used", "released", "after"]
+
+
+# -- fibers owned by a scope ----------------------------------------------------------
+
+
+def stops_recorded(seen: list[Interrupt], started: Latch) -> Effect[None]:
+    """Open `started`, then wait forever; record the interruptions that stop it."""
+    return (
+        started.open()
+        .and_then(Effect.never())
+        .on_interrupt(lambda stops: Effect.sync(lambda: seen.extend(stops)))
+    )
+
+
+@each_seed
+def test_fork_scoped_fibers_are_interrupted_with_scope_closed_when_the_scope_closes(
+    seed: int,
+) -> None:
+    seen: list[Interrupt] = []
+
+    @gen
+    def body() -> Do[Fiber[None, Any], Never, Scope]:
+        started = Latch()
+        fiber = yield from stops_recorded(seen, started).fork_scoped()
+        yield from started.wait()
+        return fiber
+
+    fiber = run_seeded(Effect.scoped(body()), seed)
+    assert [stop.reason for stop in seen] == [ScopeClosed(None)]
+    exit = run_sync(fiber.await_())
+    assert isinstance(exit, Failure) and exit.cause.is_interrupted_only()
+
+
+@each_seed
+def test_a_fork_scoped_fiber_outlives_the_fiber_that_forked_it(seed: int) -> None:
+    seen: list[Interrupt] = []
+
+    @gen
+    def program() -> Do[tuple[Exit[Any, Any] | None, list[Interrupt]]]:
+        scope = yield from Scope.make(name="request")
+        started = Latch()
+        forker = yield from scope.extend(stops_recorded(seen, started).fork_scoped()).fork()
+        worker = yield from forker.join()
+        yield from started.wait()
+        yield from yields(5)
+        while_open = yield from worker.poll()
+        seen_while_open = list(seen)
+        yield from scope.close(Exit.unit())
+        return while_open, seen_while_open
+
+    while_open, seen_while_open = run_seeded(program(), seed)
+    assert while_open is None
+    assert seen_while_open == []
+    assert [stop.reason for stop in seen] == [ScopeClosed("request")]
+
+
+@each_seed
+def test_fork_in_ties_the_fiber_to_the_given_scope(seed: int) -> None:
+    seen: list[Interrupt] = []
+
+    @gen
+    def program() -> Do[tuple[int, Exit[Any, Any]]]:
+        scope = yield from Scope.make(name="jobs")
+        started = Latch()
+        fiber = yield from stops_recorded(seen, started).fork_in(scope)
+        yield from started.wait()
+        count = scope.finalizer_count()
+        yield from scope.close(Exit.unit())
+        exit = yield from fiber.poll()  # close waited for the fiber: it is over
+        assert exit is not None
+        return count, exit
+
+    count, exit = run_seeded(program(), seed)
+    assert count == 1
+    assert [stop.reason for stop in seen] == [ScopeClosed("jobs")]
+    assert isinstance(exit, Failure) and exit.cause.is_interrupted_only()
+
+
+@each_seed
+def test_closing_a_scope_waits_for_its_fibers_finalizers(seed: int) -> None:
+    log: list[str] = []
+
+    @gen
+    def program() -> Do[float]:
+        scope = yield from Scope.make()
+        started = Latch()
+        worker = (
+            started.open()
+            .and_then(Effect.never())
+            .ensuring(Effect.sleep(2).and_then(record(log, "worker cleaned up")))
+        )
+        yield from worker.fork_in(scope)
+        yield from started.wait()
+        closing = yield from scope.close(Exit.unit()).and_then(record(log, "closed")).fork()
+        yield from TestClock.adjust(2)
+        yield from closing.join()
+        return (yield from Clock.now())
+
+    assert run_seeded(TestClock.provide(program()), seed) == 2.0
+    assert log == ["worker cleaned up", "closed"]
+
+
+@each_seed
+def test_a_fork_in_fiber_that_ends_on_its_own_leaves_no_finalizer_behind(seed: int) -> None:
+    @gen
+    def program() -> Do[tuple[int, int, Any]]:
+        scope = yield from Scope.make()
+        release = Latch()
+        fiber = yield from release.wait().as_("done").fork_in(scope)
+        while_running = scope.finalizer_count()
+        yield from release.open()
+        value = yield from fiber.join()
+        yield from yields(3)
+        after = scope.finalizer_count()
+        yield from scope.close(Exit.unit())
+        return while_running, after, value
+
+    assert run_seeded(program(), seed) == (1, 0, "done")
+
+
+@each_seed
+def test_many_fork_in_fibers_that_end_on_their_own_leave_no_finalizers(seed: int) -> None:
+    @gen
+    def program() -> Do[int]:
+        scope = yield from Scope.make()
+        fibers = yield from Effect.for_each(
+            range(50), lambda i: yields(i % 4).as_(i).fork_in(scope)
+        )
+        yield from Effect.for_each(fibers, lambda fiber: fiber.join())
+        yield from yields(3)
+        count = scope.finalizer_count()
+        yield from scope.close(Exit.unit())
+        return count
+
+    assert run_seeded(program(), seed) == 0
+
+
+def test_fork_in_a_closed_scope_interrupts_the_fiber_at_once() -> None:
+    log: list[str] = []
+
+    @gen
+    def program() -> Do[Exit[None, Any]]:
+        scope = yield from Scope.make(name="gone")
+        yield from scope.close(Exit.unit())
+        fiber = yield from record(log, "ran").fork_in(scope)
+        return (yield from fiber.await_())
+
+    exit = run_sync(program())
+    assert isinstance(exit, Failure)
+    assert [stop.reason for stop in exit.cause.interruptions()] == [ScopeClosed("gone")]
+    assert log == []
+
+
+def test_a_scoped_fibers_failure_does_not_fail_the_scope() -> None:
+    @gen
+    def program() -> Do[Exit[Any, Any]]:
+        scope = yield from Scope.make()
+        failing: Effect[None, str] = Effect.fail("worker failed")
+        fiber = yield from failing.fork_in(scope)
+        yield from fiber.await_()
+        return (yield from scope.close(Exit.unit()).exit())
+
+    assert run_sync(program()) == Success(None)
+
+
+def test_fork_scoped_fibers_are_stopped_before_earlier_resources_are_released() -> None:
+    log: list[str] = []
+    resource = Resource(log=log)
+
+    @gen
+    def body() -> Do[None, Never, Scope]:
+        yield from resource.scoped()
+        started = Latch()
+        yield from (
+            started.open()
+            .and_then(Effect.never())
+            .ensuring(record(log, "worker stopped"))
+            .fork_scoped()
+        )
+        yield from started.wait()
+        return None
+
+    run_sync(Effect.scoped(body()))
+    assert log == ["acquire resource", "worker stopped", "release resource"]
