@@ -28,8 +28,9 @@ Python stack than one:
       (empty)   the fiber's effect succeeded  REVERT, RESTORE as on success
                                               (empty)  the fiber's effect failed
 
-One fast path earns its place (see docs/benchmarks.md): a `FLAT_MAP` or `MAP` whose
-`first` is already a `SUCCEED` is applied at once, without a push and a pop.
+One fast path earns its place (see docs/benchmarks.md): a `FLAT_MAP` whose `first` is
+already a `SUCCEED` is applied at once, without a push and a pop. (The same for `MAP`
+did not pay: in a chain of maps it never fires, and its check cost 14%.)
 
 Scheduling. A fiber runs on its scheduler's thread until it parks on an `ASYNC` node,
 yields (`YIELD`, or after `budget` ops so one busy fiber cannot starve the others), or
@@ -59,6 +60,22 @@ from . import opcodes as op
 from .cause import Cause, Die, Interrupt
 from .exit import Exit, Failure, Success
 from .ids import FiberId, InterruptReason, ParentDone, Shutdown
+from .opcodes import (  # bare names: one cached global load each in the loop
+    ASYNC,
+    FAIL,
+    FLAT_MAP,
+    FOLD,
+    FORK,
+    LOCALLY,
+    MAP,
+    REVERT_INTERRUPTIBLE,
+    SET_INTERRUPTIBLE,
+    SUCCEED,
+    SUSPEND,
+    SYNC,
+    WITH_FIBER,
+    YIELD,
+)
 from .scheduler import Scheduler
 
 RUNNING: Final = 0
@@ -348,55 +365,50 @@ class FiberRuntime:
                         self.scheduler.schedule(self)
                         return
                     code = cur._op
-                    if code == op.FLAT_MAP:
+                    if code == FLAT_MAP:
                         first = cur.first
-                        if first._op == op.SUCCEED:
+                        if first._op == SUCCEED:
                             fn = cur.k
                             cur = fn(first.value)
                             continue
                         stack.append(cur)
                         cur = first
                         continue
-                    if code == op.SUCCEED:
+                    if code == SUCCEED:
                         value = cur.value
-                    elif code == op.MAP:
-                        first = cur.first
-                        if first._op == op.SUCCEED:
-                            fn = cur.f
-                            value = fn(first.value)
-                        else:
-                            stack.append(cur)
-                            cur = first
-                            continue
-                    elif code == op.SYNC:
+                    elif code == MAP:
+                        stack.append(cur)
+                        cur = cur.first
+                        continue
+                    elif code == SYNC:
                         fn = cur.thunk
                         value = fn()
-                    elif code == op.FAIL:
+                    elif code == FAIL:
                         handler = self._unwind(cur.cause)
                         if handler is None:
                             return
                         fn, cause = handler
                         cur = fn(cause)
                         continue
-                    elif code == op.SUSPEND:
+                    elif code == SUSPEND:
                         fn = cur.thunk
                         cur = fn()
                         continue
-                    elif code == op.FOLD:
+                    elif code == FOLD:
                         stack.append(cur)
                         cur = cur.first
                         continue
-                    elif code == op.WITH_FIBER:
+                    elif code == WITH_FIBER:
                         fn = cur.f
                         cur = fn(self)
                         continue
-                    elif code == op.ASYNC:
+                    elif code == ASYNC:
                         fn = cur.register
                         cur = self._park(fn)
                         if cur is None:
                             return
                         continue
-                    elif code == op.SET_INTERRUPTIBLE:
+                    elif code == SET_INTERRUPTIBLE:
                         flag = cur.flag
                         if flag != self._interruptible:
                             stack.append(
@@ -411,15 +423,15 @@ class FiberRuntime:
                                 continue
                         cur = cur.effect
                         continue
-                    elif code == op.LOCALLY:
+                    elif code == LOCALLY:
                         ref = cur.ref
                         stack.append(_RestoreRef(ref, self.refs.get(ref, _MISSING)))
                         self.refs[ref] = cur.value
                         cur = cur.effect
                         continue
-                    elif code == op.FORK:
+                    elif code == FORK:
                         value = self._fork(cur.effect, cur.daemon)
-                    elif code == op.YIELD:
+                    elif code == YIELD:
                         self._cur = _UNIT_NODE
                         self.scheduler.schedule(self)
                         return
@@ -433,19 +445,19 @@ class FiberRuntime:
                             return
                         frame = stack.pop()
                         code = frame._op
-                        if code == op.FLAT_MAP:
+                        if code == FLAT_MAP:
                             fn = frame.k
                             cur = fn(value)
                             break
-                        if code == op.MAP:
+                        if code == MAP:
                             fn = frame.f
                             value = fn(value)
-                        elif code == op.FOLD:
+                        elif code == FOLD:
                             fn = frame.on_success
                             if fn is not None:
                                 cur = fn(value)
                                 break
-                        elif code == op.REVERT_INTERRUPTIBLE:
+                        elif code == REVERT_INTERRUPTIBLE:
                             self._interruptible = frame.flag
                             if frame.flag and self._interrupt_cause is not None:
                                 self._interrupt_pending = False
