@@ -1079,20 +1079,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         1
         """
 
-        def body(restore: Restore) -> Effect[A_co, E_co, R_co | R2]:
-            def on_failure(cause: Cause[E_co]) -> Effect[A_co, E_co, R2]:
-                return _Fold(
-                    _call(f, Failure(cause)),
-                    lambda finalizer_cause: _FailCause(Cause.sequential(cause, finalizer_cause)),
-                    lambda _: _FailCause(cause),
-                )
-
-            def on_success(value: Any) -> Effect[A_co, Never, R2]:
-                return _Map(_call(f, Success(value)), lambda _: value)
-
-            return _Fold(restore(self), on_failure, on_success)
-
-        return Effect.uninterruptible_mask(body)
+        return _OnExit(self, f)
 
     def ensuring(self, finalizer: Effect[Any, Never, R2]) -> Effect[A_co, E_co, R_co | R2]:
         """Run `finalizer` after this effect, however it ended.
@@ -1845,6 +1832,15 @@ class _Fork(Effect[Any, Any, Any]):
     def __init__(self, effect: Effect[Any, Any, Any], daemon: bool) -> None:
         self.effect = effect
         self.daemon = daemon
+
+
+class _OnExit(Effect[Any, Any, Any]):
+    __slots__ = ("f", "first")
+    _op = op.ON_EXIT
+
+    def __init__(self, first: Effect[Any, Any, Any], f: Callable[[Any], object]) -> None:
+        self.first = first
+        self.f = f
 
 
 class _Yield(Effect[Any, Any, Any]):

@@ -16,17 +16,24 @@ Python stack than one:
       FAIL                a cause is ready: unwind (below)
       SUSPEND/WITH_FIBER  call the function, evaluate the effect it returns
       ASYNC               register a callback, park the fiber (return to the scheduler)
+      ON_EXIT             push the node as a frame, evaluate its `first`
       SET_INTERRUPTIBLE   push a revert frame, evaluate the inner effect
       LOCALLY             set a fiber ref, push a restore frame, evaluate the inner effect
 
-    feed a value:          unwind a cause:
-      FLAT_MAP  cur = k(value)          FLAT_MAP, MAP  skipped
-      MAP       value = f(value)        FOLD           cur = on_failure(cause), unless the
-      FOLD      cur = on_success(value)                fiber is interrupted and
-      REVERT    restore interruptibility               interruptible (handlers are
-      RESTORE   restore a fiber ref                    skipped: only finalizers run)
-      (empty)   the fiber's effect succeeded  REVERT, RESTORE as on success
+    feed a value to the top frame:          unwind a cause through the frames:
+      FLAT_MAP  cur = k(value)                FLAT_MAP, MAP  skipped
+      MAP       value = f(value)              RESULT         skipped
+      FOLD      cur = on_success(value)       FOLD     cur = on_failure(cause), unless
+      ON_EXIT   cur = f(Success(value)),               the fiber is interrupted and
+                uninterruptibly; then RESULT           interruptible (then skipped)
+      RESULT    go on with the kept value     ON_EXIT  cur = f(Failure(cause)),
+      RETHROW   fail with the kept cause               uninterruptibly; then RETHROW
+      REVERT    restore interruptibility      RETHROW  the finalizer failed too: keep
+      RESTORE   restore a fiber ref                    both causes (Sequential)
+      (empty)   the fiber's effect succeeded  REVERT, RESTORE  as on success
                                               (empty)  the fiber's effect failed
+
+So handlers (FOLD) never run for an interrupted fiber, and finalizers (ON_EXIT) always do.
 
 One fast path earns its place (see docs/benchmarks.md): a `FLAT_MAP` whose `first` is
 already a `SUCCEED` is applied at once, without a push and a pop. (The same for `MAP`
@@ -68,6 +75,9 @@ from .opcodes import (  # bare names: one cached global load each in the loop
     FORK,
     LOCALLY,
     MAP,
+    ON_EXIT,
+    RESULT,
+    RETHROW,
     REVERT_INTERRUPTIBLE,
     SET_INTERRUPTIBLE,
     SUCCEED,
@@ -181,6 +191,26 @@ class _RevertInterruptible:
 
     def __init__(self, flag: bool) -> None:
         self.flag = flag
+
+
+class _ResultFrame:
+    """After a finalizer on the success path: go on with the body's value."""
+
+    __slots__ = ("value",)
+    _op: Final = op.RESULT
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+class _RethrowFrame:
+    """After a finalizer on the failure path: fail again with the body's cause."""
+
+    __slots__ = ("cause",)
+    _op: Final = op.RETHROW
+
+    def __init__(self, cause: Cause[Any]) -> None:
+        self.cause = cause
 
 
 class _RestoreRef:
@@ -398,6 +428,10 @@ class FiberRuntime:
                         stack.append(cur)
                         cur = cur.first
                         continue
+                    elif code == ON_EXIT:
+                        stack.append(cur)
+                        cur = cur.first
+                        continue
                     elif code == WITH_FIBER:
                         fn = cur.f
                         cur = fn(self)
@@ -463,6 +497,16 @@ class FiberRuntime:
                                 self._interrupt_pending = False
                                 cur = _FailNode(self._interrupt_cause)
                                 break
+                        elif code == ON_EXIT:
+                            self._enter_finalizer(_ResultFrame(value))
+                            fn = frame.f
+                            cur = fn(Success(value))
+                            break
+                        elif code == RESULT:
+                            value = frame.value
+                        elif code == RETHROW:
+                            cur = _FailNode(frame.cause)
+                            break
                         else:
                             self._restore_ref(frame)
             except (KeyboardInterrupt, SystemExit) as exc:
@@ -472,8 +516,9 @@ class FiberRuntime:
 
     # -- helpers of the loop (off the hot path) -------------------------------------
 
-    def _unwind(self, cause: Cause[Any]) -> tuple[Callable[[Cause[Any]], Any], Cause[Any]] | None:
-        """Pop frames up to a failure handler; None when the fiber's effect has failed."""
+    def _unwind(self, cause: Cause[Any]) -> tuple[Callable[[Any], Any], Any] | None:
+        """Pop frames up to a failure handler or a finalizer: the function to call and
+        its argument (the cause, or the exit); None when the fiber's effect has failed."""
         stack = self._stack
         while stack:
             frame = stack.pop()
@@ -481,6 +526,11 @@ class FiberRuntime:
             if code == op.FOLD:
                 if not (self._interruptible and self._interrupt_cause is not None):
                     return frame.on_failure, cause
+            elif code == op.ON_EXIT:  # a finalizer: runs even for an interrupted fiber
+                self._enter_finalizer(_RethrowFrame(cause))
+                return frame.f, Failure(cause)
+            elif code == op.RETHROW:  # the finalizer itself failed: both causes stay
+                cause = Cause.sequential(frame.cause, cause)
             elif code == op.REVERT_INTERRUPTIBLE:
                 self._interruptible = frame.flag
                 interrupted = self._interrupt_cause
@@ -492,6 +542,15 @@ class FiberRuntime:
                 self._restore_ref(frame)
         self._effect_done(Failure(cause))
         return None
+
+    def _enter_finalizer(self, after: object) -> None:
+        """Run the next effect as a finalizer: uninterruptibly, then `after` (a RESULT
+        or RETHROW frame) decides how the fiber goes on."""
+        stack = self._stack
+        if self._interruptible:
+            stack.append(_REVERT_TO_INTERRUPTIBLE)
+            self._interruptible = False
+        stack.append(after)
 
     def _restore_ref(self, frame: _RestoreRef) -> None:
         if frame.old is _MISSING:

@@ -21,7 +21,10 @@ YIELD: Final = 9
 SET_INTERRUPTIBLE: Final = 10
 WITH_FIBER: Final = 11
 LOCALLY: Final = 12
+ON_EXIT: Final = 13
 
 # Frames pushed by the loop itself.
 REVERT_INTERRUPTIBLE: Final = 20
 RESTORE_REF: Final = 21
+RESULT: Final = 22
+RETHROW: Final = 23
