@@ -424,11 +424,7 @@ class FiberRuntime:
                         fn = cur.thunk
                         cur = fn()
                         continue
-                    elif code == FOLD:
-                        stack.append(cur)
-                        cur = cur.first
-                        continue
-                    elif code == ON_EXIT:
+                    elif code == FOLD or code == ON_EXIT:  # noqa: SIM109 - no tuple per op
                         stack.append(cur)
                         cur = cur.first
                         continue
