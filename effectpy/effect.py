@@ -640,9 +640,9 @@ class Effect(Generic[A_co, E_co, R_co]):
         close file
         'FILE'
         """
-        from .scope import Scope
+        scope_class = _scope_class()
 
-        return Scope.make().flat_map(lambda scope: scope.use(effect))
+        return scope_class.make().flat_map(lambda scope: scope.use(effect))
 
     @staticmethod
     def acquire_release(
@@ -659,14 +659,14 @@ class Effect(Generic[A_co, E_co, R_co]):
         release conn Success(value='conn')
         'conn'
         """
-        from .scope import Scope
+        scope_class = _scope_class()
 
         def with_scope(scope: Scope) -> Effect[A, E, R | R2]:
             return acquire.tap(
                 lambda resource: scope.add_finalizer_exit(lambda exit: release(resource, exit))
             ).uninterruptible()
 
-        return Scope.get().flat_map(with_scope)
+        return scope_class.get().flat_map(with_scope)
 
     @staticmethod
     def acquire_use_release(
@@ -707,9 +707,9 @@ class Effect(Generic[A_co, E_co, R_co]):
         bye
         'hi'
         """
-        from .scope import Scope
+        scope_class = _scope_class()
 
-        return Scope.get().flat_map(lambda scope: scope.add_finalizer_exit(finalizer))
+        return scope_class.get().flat_map(lambda scope: scope.add_finalizer_exit(finalizer))
 
     # -- sharing work ---------------------------------------------------------------
 
@@ -1218,9 +1218,9 @@ class Effect(Generic[A_co, E_co, R_co]):
         scope closed
         'done'
         """
-        from .scope import Scope
+        scope_class = _scope_class()
 
-        return Scope.get().flat_map(lambda scope: scope.fork_fiber(self))
+        return scope_class.get().flat_map(lambda scope: scope.fork_fiber(self))
 
     def fork_in(self, scope: Scope) -> Effect[Fiber[A_co, E_co], Never, R_co]:
         """Start this effect in a fiber owned by `scope` (see `fork_scoped`).
@@ -1249,7 +1249,8 @@ class Effect(Generic[A_co, E_co, R_co]):
         8081
         """
         from .context import Context, Layer, _MemoMap, _provide_context
-        from .scope import Scope
+
+        scope_class = _scope_class()
 
         if isinstance(services, Context):
             return _provide_context(self, services)
@@ -1261,7 +1262,7 @@ class Effect(Generic[A_co, E_co, R_co]):
             memo: _MemoMap = {}
             return layer.build(memo, scope).flat_map(lambda ctx: _provide_context(self, ctx))
 
-        return Scope.make().flat_map(
+        return scope_class.make().flat_map(
             lambda scope: Effect.acquire_use_release(
                 Effect.succeed(scope), build_and_run, lambda s, exit: s.close(exit)
             )
@@ -1910,9 +1911,25 @@ def _sleep_on(fiber: FiberRuntime, seconds: float) -> Effect[None]:
 
 
 def _to_fiber(runtime: FiberRuntime) -> Fiber[Any, Any]:
+    return _fiber_class()(runtime)
+
+
+# The public classes that build on this module, loaded once on first use: an import
+# statement inside a method would cost microseconds on every call (fork, scoped...).
+
+
+@functools.cache
+def _fiber_class() -> type[Fiber[Any, Any]]:
     from .fiber import Fiber
 
-    return Fiber(runtime)
+    return Fiber
+
+
+@functools.cache
+def _scope_class() -> type[Scope]:
+    from .scope import Scope
+
+    return Scope
 
 
 def _concurrency_limit(concurrency: object, what: str) -> int | None:

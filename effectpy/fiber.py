@@ -59,18 +59,13 @@ class Fiber(Generic[A_co, E_co]):
         >>> run_sync(Effect.fail("x").fork().flat_map(lambda f: f.await_()))
         Failure(cause=Fail(error='x'))
         """
-        runtime = self._runtime
+        return Effect.suspend(self._await_now)
 
-        def register(resume: Callable[[Effect[Exit[A_co, E_co]]], None]) -> Effect[None]:
-            def observer(exit: Exit[Any, Any]) -> None:
-                resume(Effect.succeed(exit))
-
-            runtime.add_observer_from_any_thread(observer)
-            return Effect.sync(
-                lambda: _on_fiber_thread(runtime, lambda: runtime.remove_observer(observer))
-            )
-
-        return Effect.async_(register)
+    def _await_now(self) -> Effect[Exit[A_co, E_co]]:
+        exit: Exit[A_co, E_co] | None = self._runtime.exit
+        if exit is not None:  # already over: no need to park
+            return Effect.succeed(exit)
+        return Effect.async_(_Awaiter(self._runtime).register)
 
     def join(self) -> Effect[A_co, E_co]:
         """Wait for the fiber; succeed with its value or fail with its cause.
@@ -79,7 +74,13 @@ class Fiber(Generic[A_co, E_co]):
         >>> run_sync(Effect.succeed("done").fork().flat_map(lambda f: f.join()))
         'done'
         """
-        return self.await_().flat_map(_from_exit)
+        return Effect.suspend(self._join_now)
+
+    def _join_now(self) -> Effect[A_co, E_co]:
+        exit: Exit[A_co, E_co] | None = self._runtime.exit
+        if exit is not None:
+            return _from_exit(exit)
+        return Effect.async_(_Awaiter(self._runtime).register).flat_map(_from_exit)
 
     def interrupt(self) -> Effect[Exit[A_co, E_co]]:
         """Interrupt the fiber (reason `Manual`) and wait until it has terminated,
@@ -141,6 +142,29 @@ class Fiber(Generic[A_co, E_co]):
 
     def __repr__(self) -> str:
         return f"Fiber({self._runtime.id})"
+
+
+class _Awaiter:
+    """Parks a fiber until another fiber (maybe on another thread) ends."""
+
+    __slots__ = ("_resume", "_target")
+
+    def __init__(self, target: FiberRuntime) -> None:
+        self._target = target
+        self._resume: Callable[[Effect[Exit[Any, Any]]], None] | None = None
+
+    def register(self, resume: Callable[[Effect[Exit[Any, Any]]], None]) -> Effect[None]:
+        self._resume = resume
+        self._target.add_observer_from_any_thread(self._ended)
+        return Effect.sync(self._forget)
+
+    def _ended(self, exit: Exit[Any, Any]) -> None:
+        assert self._resume is not None
+        self._resume(Effect.succeed(exit))
+
+    def _forget(self) -> None:
+        target = self._target
+        _on_fiber_thread(target, lambda: target.remove_observer(self._ended))
 
 
 def _from_exit(exit: Exit[A, E]) -> Effect[A, E]:

@@ -30,7 +30,7 @@ from ._core.exit import Exit, Failure, Success
 from ._core.fiber_runtime import FiberRuntime
 from ._core.ids import Manual
 from ._core.scheduler import Scheduler
-from .effect import Effect
+from .effect import Effect, Restore
 from .effect import _with_fiber as with_fiber
 from .fiber import Fiber
 
@@ -72,7 +72,7 @@ class Singleflight:
     def run(self, key: Hashable, effect: Effect[A, E, R]) -> Effect[A, E, R]:
         """Run `effect`, or join the execution already running under `key`."""
 
-        def join(fiber: FiberRuntime) -> Effect[A, E, R]:
+        def join(restore: Restore, fiber: FiberRuntime) -> Effect[A, E, R]:
             flight = self._flights.get(key)
             if flight is None:
                 runtime = fiber.fork_child(effect, daemon=True)
@@ -81,9 +81,13 @@ class Singleflight:
                 runtime.add_observer(self._on_landed(key, flight))
             flight.waiters += 1
             handle: Fiber[A, E] = Fiber(flight.runtime)
-            return handle.join().on_exit(self._on_leave(fiber, flight))
+            # Counted and released in one uninterruptible step: only the wait itself
+            # can be interrupted, and then `leave` gives the count back.
+            return restore(handle.join()).on_exit(self._on_leave(fiber, flight))
 
-        return with_fiber(join)
+        return Effect.uninterruptible_mask(
+            lambda restore: with_fiber(lambda fiber: join(restore, fiber))
+        )
 
     def _on_landed(self, key: Hashable, flight: _Flight) -> Callable[[Exit[Any, Any]], None]:
         def landed(_exit: Exit[Any, Any]) -> None:

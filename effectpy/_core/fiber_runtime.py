@@ -66,7 +66,7 @@ from typing import Any, Final
 from . import opcodes as op
 from .cause import Cause, Die, Interrupt
 from .exit import Exit, Failure, Success
-from .ids import FiberId, InterruptReason, ParentDone, Shutdown
+from .ids import FiberId, InterruptReason, ParentDone, Shutdown, next_fiber_number
 from .opcodes import (  # bare names: one cached global load each in the loop
     ASYNC,
     FAIL,
@@ -257,10 +257,12 @@ class FiberRuntime:
         "_async_token",
         "_cur",
         "_exit",
+        "_id",
         "_interrupt_cause",
         "_interrupt_pending",
         "_interruptible",
         "_last_fn",
+        "_name",
         "_observers",
         "_pending_exit",
         "_registering",
@@ -269,7 +271,7 @@ class FiberRuntime:
         "_state",
         "_waiting_children",
         "children",
-        "id",
+        "number",
         "parent",
         "refs",
         "scheduler",
@@ -282,7 +284,9 @@ class FiberRuntime:
         refs: dict[FiberRef, object] | None = None,
         name: str | None = None,
     ) -> None:
-        self.id = FiberId.make(name)
+        self.number = next_fiber_number()
+        self._name = name
+        self._id: FiberId | None = None  # made on first use: most fibers never need it
         self.scheduler = scheduler
         self.parent = parent
         self.refs: dict[FiberRef, object] = {} if refs is None else refs
@@ -307,6 +311,14 @@ class FiberRuntime:
         return f"<FiberRuntime {self.id} state={self._state}>"
 
     # -- public to the rest of the library -----------------------------------------
+
+    @property
+    def id(self) -> FiberId:
+        """The fiber's id: its number and, if it was named, its name."""
+        fiber_id = self._id
+        if fiber_id is None:
+            fiber_id = self._id = FiberId(self.number, self._name)
+        return fiber_id
 
     @property
     def exit(self) -> Exit[Any, Any] | None:
@@ -617,7 +629,8 @@ class FiberRuntime:
 
     def rename(self, name: str) -> None:
         """Give the fiber a name, shown wherever its id is."""
-        self.id = FiberId(self.id.number, name)
+        self._name = name
+        self._id = None
 
     def fork_child(
         self, effect: object, daemon: bool = False, refs: dict[FiberRef, object] | None = None

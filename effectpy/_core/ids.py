@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
 _next_id = itertools.count(1)
+next_fiber_number = _next_id.__next__
+"""A process-unique fiber number (the cheap part of an id; see `FiberRuntime.id`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +23,7 @@ class FiberId:
 
     @staticmethod
     def make(name: str | None = None) -> FiberId:
-        return FiberId(next(_next_id), name)
+        return FiberId(next_fiber_number(), name)
 
     def __str__(self) -> str:
         return f"#{self.number}" if self.name is None else f"#{self.number} ({self.name})"
