@@ -113,6 +113,13 @@ class Context(Generic[R_contra]):
         self._services: Mapping[object, object] = dict(services)
 
     @staticmethod
+    def _owning(services: dict[object, object]) -> Context[Any]:
+        """A context over `services`, a fresh dict nobody else holds (no copy)."""
+        context: Context[Any] = object.__new__(Context)
+        context._services = services
+        return context
+
+    @staticmethod
     def empty() -> Context[Never]:
         """The context with no service."""
         return _EMPTY
@@ -124,11 +131,15 @@ class Context(Generic[R_contra]):
         """
         if not (isinstance(tag, type) and issubclass(tag, Tag)):
             raise TypeError(f"Context.add expects a Tag class, got {tag!r}")
-        return Context({**self._services, tag: service})
+        return Context._owning({**self._services, tag: service})
 
     def merge(self, other: Context[R2]) -> Context[R_contra | R2]:
         """Both contexts; where both hold a tag, `other`'s service wins."""
-        return Context({**self._services, **other._services})
+        if not other._services:
+            return self  # type: ignore[return-value]  # `other` is empty: nothing to add
+        if not self._services:
+            return other  # type: ignore[return-value]
+        return Context._owning({**self._services, **other._services})
 
     def get(self, tag: type[Tag[S]]) -> S:
         """The service under `tag`; `MissingService` if there is none."""

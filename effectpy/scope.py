@@ -183,12 +183,14 @@ class Scope:
         """
 
         def add() -> Effect[None, Never, R]:
+            # One atomic step (nothing can interrupt a thunk); only a finalizer that
+            # must run at once, the scope being closed, needs shielding.
             if self._exit is not None:
-                return finalizer(self._exit).as_unit()
+                return finalizer(self._exit).as_unit().uninterruptible()
             self._finalizers[next(_keys)] = finalizer
-            return Effect.unit()
+            return _UNIT
 
-        return Effect.suspend(add).uninterruptible()
+        return Effect.suspend(add)
 
     # -- child scopes, extend, use ---------------------------------------------------
 
@@ -321,24 +323,34 @@ def _check_strategy(strategy: object) -> None:
 def _run_finalizers(
     finalizers: list[Finalizer], exit: Exit[Any, Any], strategy: ExecutionStrategy
 ) -> Effect[None]:
-    """Run every finalizer; fail with their combined causes if any failed."""
-    runs = [Effect.suspend(functools.partial(f, exit)).exit() for f in finalizers]
+    """Run every finalizer, in the order given; fail with their combined causes if any
+    failed. Each gets the scope's exit, whatever the others did."""
     if strategy.kind == "sequential":
-        combine = Cause.sequential
-        exits: Effect[Any] = Effect.for_each(runs, lambda run: run)
-    else:
-        combine = Cause.parallel
-        limit: Any = "unbounded" if strategy.limit is None else strategy.limit
-        exits = Effect.for_each(runs, lambda run: run, concurrency=limit)
+        # Exactly what nested `on_exit` does: each runs after the one before,
+        # uninterruptibly, and failures combine with Cause.sequential.
+        chain: Effect[None] = _UNIT
+        for finalizer in finalizers:
+            chain = chain.on_exit(_with_exit(finalizer, exit))
+        return chain
+    runs = [Effect.suspend(functools.partial(f, exit)).exit() for f in finalizers]
+    limit: Any = "unbounded" if strategy.limit is None else strategy.limit
 
     def report(results: list[Exit[Any, Any]]) -> Effect[None]:
         cause: Cause[Any] = Cause.empty()
         for result in results:
             if isinstance(result, Failure):
-                cause = combine(cause, result.cause)
-        return Effect.unit() if cause.is_empty() else Effect.fail_cause(cause)
+                cause = Cause.parallel(cause, result.cause)
+        return _UNIT if cause.is_empty() else Effect.fail_cause(cause)
 
-    return exits.flat_map(report)
+    return Effect.for_each(runs, lambda run: run, concurrency=limit).flat_map(report)
+
+
+def _with_exit(finalizer: Finalizer, exit: Exit[Any, Any]) -> Finalizer:
+    """`finalizer`, given the scope's exit rather than that of the finalizer before."""
+    return lambda _previous: finalizer(exit)
+
+
+_UNIT: Effect[None] = Effect.unit()
 
 
 def _current_scope(fiber: FiberRuntime) -> Scope:
