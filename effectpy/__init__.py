@@ -25,6 +25,13 @@ from .cause import Parallel as Parallel
 from .cause import Sequential as Sequential
 from .clock import Clock as Clock
 from .clock import TestClock as TestClock
+from .concurrent import CountDownLatch as CountDownLatch
+from .concurrent import Deferred as Deferred
+from .concurrent import Latch as Latch
+from .concurrent import Queue as Queue
+from .concurrent import QueueShutdown as QueueShutdown
+from .concurrent import Ref as Ref
+from .concurrent import Semaphore as Semaphore
 from .context import Context as Context
 from .context import Layer as Layer
 from .context import MissingService as MissingService
@@ -60,6 +67,8 @@ __all__ = [
     "Clock",
     "CloseableScope",
     "Context",
+    "CountDownLatch",
+    "Deferred",
     "Die",
     "Do",
     "Effect",
@@ -74,16 +83,21 @@ __all__ = [
     "FiberRef",
     "Interrupt",
     "InterruptReason",
+    "Latch",
     "Layer",
     "Manual",
     "MissingService",
     "Parallel",
     "ParentDone",
+    "Queue",
+    "QueueShutdown",
     "RaceLost",
+    "Ref",
     "Runtime",
     "Schedule",
     "Scope",
     "ScopeClosed",
+    "Semaphore",
     "Sequential",
     "Shutdown",
     "SiblingFailed",

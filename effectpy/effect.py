@@ -573,7 +573,7 @@ class Effect(Generic[A_co, E_co, R_co]):
                 raise TypeError(f"Effect.all expects effects, got {type(effect).__name__}")
         limit = _concurrency_limit(concurrency, "Effect.all")
         if limit == 0:
-            return _Map(_sequence(effects), tuple)
+            return _Map(_sequence(effects, _identity), tuple)
         return _Map(_group(effects, limit, fork_join.ALL), tuple)
 
     @staticmethod
@@ -590,7 +590,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         limit = _concurrency_limit(concurrency, "Effect.for_each")
         items = list(items)
         if limit == 0:
-            return _sequence([_Suspend(functools.partial(f, item)) for item in items])
+            return _sequence(items, f)
         return _Suspend(lambda: _group([f(item) for item in items], limit, fork_join.ALL))
 
     @staticmethod
@@ -1945,25 +1945,34 @@ def _concurrency_limit(concurrency: object, what: str) -> int | None:
     )
 
 
-def _sequence(effects: Iterable[Effect[Any, Any, Any]]) -> Effect[list[Any], Any, Any]:
-    """Run effects one after the other, collecting values (a fresh list per run)."""
-    effects = tuple(effects)
+def _sequence(
+    items: Iterable[Any], f: Callable[[Any], Effect[Any, Any, Any]]
+) -> Effect[list[Any], Any, Any]:
+    """Run `f(item)` for each item, one after the other, collecting the values (a fresh
+    list per run): one FLAT_MAP per item, `f` called only when its turn comes."""
+    items = tuple(items)
 
     def run() -> Effect[list[Any], Any, Any]:
         results: list[Any] = []
-        chain: Effect[Any, Any, Any] = _UNIT
         append = results.append
-        for effect in effects:
-            chain = _FlatMap(chain, _then_collect(effect, append))
-        return _Map(chain, lambda _: results)
+        pending = iter(items)
+
+        def collect(value: Any) -> Effect[list[Any], Any, Any]:
+            append(value)
+            return next_one()
+
+        def next_one() -> Effect[list[Any], Any, Any]:
+            for item in pending:
+                return _FlatMap(f(item), collect)
+            return _Succeed(results)
+
+        return next_one()
 
     return _Suspend(run)
 
 
-def _then_collect(
-    effect: Effect[Any, Any, Any], append: Callable[[Any], None]
-) -> Callable[[object], Effect[None, Any, Any]]:
-    return lambda _: _Map(effect, append)
+def _identity(effect: Effect[A, E, R]) -> Effect[A, E, R]:
+    return effect
 
 
 def _group(

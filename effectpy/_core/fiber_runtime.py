@@ -717,8 +717,25 @@ def _describe_function(fn: object) -> str:
     return name
 
 
+def _short(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
 def _defect(exc: BaseException, cur: object, fn: object) -> BaseException:
     """The defect for an error in the loop; explains a function that returned a non-Effect."""
+    inner = getattr(cur, "first", None)
+    if (
+        isinstance(exc, AttributeError)
+        and hasattr(type(cur), "_op")
+        and inner is not None
+        and not hasattr(type(inner), "_op")
+    ):
+        where = "an effect" if fn is None else _describe_function(fn)
+        return TypeError(
+            f"{where} built an effect around {type(inner).__name__} {_short(inner)} "
+            f"where an Effect was expected"
+        )
     if isinstance(exc, AttributeError) and not hasattr(type(cur), "_op"):
         where = "the effect to run" if fn is None else _describe_function(fn)
         shown = repr(cur)
