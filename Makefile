@@ -9,7 +9,7 @@ STAMP = $(VENV)/.installed
 
 # Source directories that are linted / type-checked, limited to those that exist.
 LINT_DIRS = $(wildcard effectpy tests typings bench examples)
-TYPE_DIRS = $(wildcard effectpy tests typings bench)
+TYPE_DIRS = $(wildcard effectpy tests typings bench examples)
 
 .DEFAULT_GOAL := help
 
@@ -43,11 +43,15 @@ typecheck: $(STAMP)
 	$(BIN)/mypy $(TYPE_DIRS)
 
 # Type-contract tests: they check what the type checkers say about effectpy code,
-# not what it does at runtime.
+# not what it does at runtime (docs/typing.md).
 #  * tests/typesafety/*.yml  -- pytest-mypy-plugins cases (expected mypy output),
-#    run with the mypy settings from pyproject.toml.  They are excluded from the
-#    default pytest run (see addopts), hence `-o addopts=...` here.  The plugin
-#    runs `mypy` as a subprocess found on PATH, so the venv's bin goes first.
+#    run with the mypy settings from pyproject.toml, so with effectpy.mypy_plugin;
+#    test_without_plugin.yml switches it off (`plugins = []`).  They are excluded
+#    from the default pytest run (see addopts), hence `-o addopts=...` here.  The
+#    plugin runs `mypy` as a subprocess found on PATH, so the venv's bin goes first.
+#  * typings/                -- files of assert_type and `# type: ignore[code]` lines
+#    (warn_unused_ignores makes a missing rejection fail), checked with the plugin
+#    (pyproject.toml) and without it (typings/mypy-no-plugin.ini).
 #  * typings/pyright/        -- a pyright project (pyrightconfig.json) whose files
 #    must type-check cleanly under pyright as well.  `--pythonpath` points pyright
 #    at the venv so that it resolves effectpy and its dependencies.
@@ -57,6 +61,10 @@ ifneq ($(wildcard tests/typesafety),)
 		-o timeout=600 --mypy-pyproject-toml-file=pyproject.toml
 else
 	@echo "typesafety: no tests/typesafety directory, no mypy type-contract cases to run"
+endif
+ifneq ($(wildcard typings/mypy-no-plugin.ini),)
+	$(BIN)/mypy typings
+	$(BIN)/mypy --config-file typings/mypy-no-plugin.ini typings
 endif
 ifneq ($(wildcard typings/pyright),)
 	$(BIN)/pyright -p typings/pyright --pythonpath $(BIN)/python

@@ -56,12 +56,14 @@ def _scope_label(scope: Scope) -> str:
     name = "" if scope.name is None else f" {scope.name!r}"
     count = scope.finalizer_count()
     plural = "" if count == 1 else "s"
-    return f"scope{name} {scope.strategy.kind}, {count} finalizer{plural}"
+    strategy = scope.strategy
+    kind = strategy.kind if strategy.limit is None else f"{strategy.kind}({strategy.limit})"
+    return f"scope{name} {kind}, {count} finalizer{plural}"
 
 
 def debug_nodes(fiber: FiberRuntime) -> list[DebugNode]:
     """The tree (as data) for the runtime `fiber` runs in: its root fibers first."""
-    scopes = _open_scopes_now()
+    scopes = sorted(_open_scopes_now(), key=lambda scope: scope._created)
     owned: set[FiberRuntime] = {f for scope in scopes for f in scope._fibers.values()}
     scopes_by_owner: dict[FiberRuntime, list[Scope]] = {}
     children_scopes: dict[Scope, list[Scope]] = {}

@@ -760,7 +760,7 @@ class Effect(Generic[A_co, E_co, R_co]):
     # -- logging --------------------------------------------------------------------
 
     @staticmethod
-    def log(message: str, **annotations: object) -> Effect[None]:
+    def log(message: str, /, **annotations: object) -> Effect[None]:
         """Log `message` at INFO on the `effectpy` logger, with the fiber's annotations
         and spans (see `effectpy.log`); `annotations` apply to this line only.
 
@@ -772,28 +772,28 @@ class Effect(Generic[A_co, E_co, R_co]):
         return log(message, logging.INFO, **annotations)
 
     @staticmethod
-    def log_debug(message: str, **annotations: object) -> Effect[None]:
+    def log_debug(message: str, /, **annotations: object) -> Effect[None]:
         """`log` at DEBUG."""
         from .log import log
 
         return log(message, logging.DEBUG, **annotations)
 
     @staticmethod
-    def log_info(message: str, **annotations: object) -> Effect[None]:
+    def log_info(message: str, /, **annotations: object) -> Effect[None]:
         """`log` at INFO."""
         from .log import log
 
         return log(message, logging.INFO, **annotations)
 
     @staticmethod
-    def log_warning(message: str, **annotations: object) -> Effect[None]:
+    def log_warning(message: str, /, **annotations: object) -> Effect[None]:
         """`log` at WARNING."""
         from .log import log
 
         return log(message, logging.WARNING, **annotations)
 
     @staticmethod
-    def log_error(message: str, **annotations: object) -> Effect[None]:
+    def log_error(message: str, /, **annotations: object) -> Effect[None]:
         """`log` at ERROR."""
         from .log import log
 
@@ -1381,7 +1381,7 @@ class Effect(Generic[A_co, E_co, R_co]):
 
         return _Suspend(run)
 
-    def annotate_logs(self, **annotations: object) -> Effect[A_co, E_co, R_co]:
+    def annotate_logs(self, /, **annotations: object) -> Effect[A_co, E_co, R_co]:
         """Add `annotations` to every log line this effect (and the fibers it starts)
         emits.
 

@@ -51,7 +51,7 @@ _RESERVED: Final = frozenset(
 )
 
 
-def log(message: str, level: int = logging.INFO, **annotations: object) -> Effect[None]:
+def log(message: str, level: int = logging.INFO, /, **annotations: object) -> Effect[None]:
     """Emit `message` at `level` on the `effectpy` logger, with the fiber's
     annotations and spans (plus `annotations` for this line only)."""
 

@@ -95,6 +95,7 @@ class Scope:
 
     __slots__ = (
         "__weakref__",
+        "_created",
         "_exit",
         "_fibers",
         "_finalizers",
@@ -113,6 +114,7 @@ class Scope:
         self._parent_entry: tuple[Scope, int] | None = None
         self._owner: FiberRuntime | None = None  # the fiber that made it (for debug_tree)
         self._fibers: dict[int, FiberRuntime] = {}  # fibers it owns (fork_in/fork_scoped)
+        self._created = next(_keys)  # creation order, for a stable debug_tree
         _open_scopes.add(self)
 
     def __repr__(self) -> str:

@@ -323,7 +323,12 @@ def render_live(
         return live
 
     def stop(live: Live, _exit: object) -> Effect[None]:
-        return draw(live).and_then(Effect.sync(live.stop))
+        def finish() -> None:
+            live.stop()
+            if not live.console.is_terminal:  # rich ends the last frame's line only on a tty
+                live.console.line()
+
+        return draw(live).and_then(Effect.sync(finish))
 
     def follow(subscription: TaskSubscription, live: Live) -> Effect[None]:
         def loop() -> Effect[None]:
