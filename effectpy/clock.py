@@ -23,7 +23,7 @@ from typing import Any, Final, TypeVar, final
 
 from ._core.clock import CURRENT_CLOCK, LIVE_CLOCK, ClockService, check_duration
 from ._core.fiber_runtime import FiberRuntime
-from ._core.scheduler import TimerHandle
+from ._core.scheduler import Timer, TimerHandle
 from .effect import Effect
 from .effect import _locally as locally
 from .effect import _with_fiber as with_fiber
@@ -80,22 +80,6 @@ class Clock:
         return LIVE_CLOCK
 
 
-class _TestTimer:
-    __slots__ = ("callback", "cancelled", "deadline", "seq")
-
-    def __init__(self, deadline: float, seq: int, callback: Callable[[], None]) -> None:
-        self.deadline = deadline
-        self.seq = seq
-        self.callback = callback
-        self.cancelled = False
-
-    def __lt__(self, other: _TestTimer) -> bool:
-        return (self.deadline, self.seq) < (other.deadline, other.seq)
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
 @final
 class TestClock:
     """Virtual time for tests: sleeps wait until `adjust` moves time past them.
@@ -111,7 +95,7 @@ class TestClock:
 
     def __init__(self, start: float = 0.0) -> None:
         self._now = float(start)
-        self._timers: list[_TestTimer] = []
+        self._timers: list[Timer] = []
         self._seq = itertools.count()
 
     def __repr__(self) -> str:
@@ -125,7 +109,7 @@ class TestClock:
     def call_later(
         self, fiber: FiberRuntime, delay: float, callback: Callable[[], None]
     ) -> TimerHandle:
-        timer = _TestTimer(self._now + delay, next(self._seq), callback)
+        timer = Timer(self._now + delay, next(self._seq), callback)
         if delay <= 0:
             callback()
         else:

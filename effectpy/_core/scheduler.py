@@ -137,7 +137,10 @@ class TaskHandle(Protocol):
     def cancel(self) -> Any: ...
 
 
-class _Timer:
+class Timer:
+    """A callback due at `deadline`, ordered by (deadline, seq) in a heap; cancelling
+    marks it so the heap skips it (for scheduler timers and the test clock alike)."""
+
     __slots__ = ("callback", "cancelled", "deadline", "seq")
 
     def __init__(self, deadline: float, seq: int, callback: Callable[[], None]) -> None:
@@ -146,7 +149,7 @@ class _Timer:
         self.callback = callback
         self.cancelled = False
 
-    def __lt__(self, other: _Timer) -> bool:
+    def __lt__(self, other: Timer) -> bool:
         return (self.deadline, self.seq) < (other.deadline, other.seq)
 
     def cancel(self) -> None:
@@ -160,7 +163,7 @@ class SyncScheduler(Scheduler):
 
     def __init__(self, *, budget: int = DEFAULT_BUDGET, seed: int | None = None) -> None:
         super().__init__(budget=budget, seed=seed)
-        self._timers: list[_Timer] = []
+        self._timers: list[Timer] = []
         self._seq = itertools.count()
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._aio_loop: asyncio.AbstractEventLoop | None = None
@@ -198,7 +201,7 @@ class SyncScheduler(Scheduler):
         loop.close()
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
-        timer = _Timer(time.monotonic() + max(delay, 0.0), next(self._seq), callback)
+        timer = Timer(time.monotonic() + max(delay, 0.0), next(self._seq), callback)
         heapq.heappush(self._timers, timer)
         return timer
 
