@@ -1,0 +1,748 @@
+"""The effectpy mypy plugin: exact error and service types where plain typing can only
+over-approximate.
+
+Turn it on in the mypy configuration (`pyproject.toml`)::
+
+    [tool.mypy]
+    plugins = ["effectpy.mypy_plugin"]
+
+What it adds (docs/typing.md tells the whole story):
+
+* `effect.catch(cls, handler)`, and `pf.catch(cls, handler)` as a step of `pipe(...)`,
+  remove `cls` and its subclasses from `E`; catching a subclass of a member leaves the
+  member in place. A class that cannot be part of `E` is an error naming both. The
+  caught class is bound before the handler is inferred, so a lambda handler sees it and
+  never leaks `Any`.
+* `effect.provide_service(tag, impl)` and `effect.provide_some(context)` remove the
+  provided tags from `R`. A tag the effect does not need, or an implementation of the
+  wrong type, is an error.
+* `Effect.scoped`, `scope.extend`, `scope.use` and `Layer.scoped` remove `Scope` from
+  `R` however many services `R` holds (plain mypy joins three or more to `object`).
+* `@gen` rejects a generator whose annotation leaves `E` or `R` as `Any`.
+* `branch(entry)` (`effectpy.structured`) turns every `Spawned[E2]` of the entry's `R`
+  into part of its error type, beside other services and however many spawns.
+* `pipe(...)` and `effect.pipe(...)` are inferred one step at a time, like a chain of
+  method calls, which closes the pipe holes of plain mypy (two lambdas in a row, a
+  step after a widening step).
+* `Context.add`, `Layer.succeed`, `Layer.effect` and `Layer.scoped` bind their tag to
+  the class given: plain mypy may widen it to what the surrounding `provide` expects.
+
+Without the plugin every signature is still sound: it keeps the caught class or the
+provided tag in the type (an over-approximation), so nothing unhandled gets through;
+the plugin only makes the types exact. It subtracts a class only where the expression
+names that class itself: a value of type `type[C]` may hold a subclass of `C`, which
+would catch or provide less than `C`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from mypy.checker import TypeChecker
+from mypy.errorcodes import ARG_TYPE
+from mypy.expandtype import expand_type
+from mypy.maptype import map_instance_to_supertype
+from mypy.messages import format_type
+from mypy.nodes import (
+    ARG_POS,
+    CallExpr,
+    Context,
+    Expression,
+    RefExpr,
+    TempNode,
+    TypeAlias,
+    TypeInfo,
+)
+from mypy.plugin import (
+    CheckerPluginInterface,
+    FunctionContext,
+    FunctionSigContext,
+    MethodContext,
+    MethodSigContext,
+    Plugin,
+)
+from mypy.subtypes import is_subtype
+from mypy.typeops import make_simplified_union
+from mypy.types import (
+    AnyType,
+    CallableType,
+    ErasedType,
+    FunctionLike,
+    Instance,
+    LiteralType,
+    ProperType,
+    Type,
+    TypeOfAny,
+    TypeType,
+    TypeVarId,
+    TypeVarType,
+    UninhabitedType,
+    flatten_nested_unions,
+    get_proper_type,
+)
+from mypy.typevars import fill_typevars_with_any
+
+__all__ = ["EffectpyPlugin", "plugin"]
+
+_EFFECT: Final = "effectpy.effect.Effect"
+_TAG: Final = "effectpy.context.Tag"
+_CONTEXT: Final = "effectpy.context.Context"
+_LAYER: Final = "effectpy.context.Layer"
+_SCOPE: Final = "effectpy.scope.Scope"
+_GENERATOR: Final = "typing.Generator"
+_SPAWNED: Final = "effectpy.structured.Spawned"
+_POINTFREE_CATCH: Final = "effectpy.pointfree.catch"
+
+# Methods and static methods whose effect argument may need `Scope`, which they provide.
+_SCOPE_PROVIDERS: Final = {
+    "effectpy.effect.Effect.scoped",
+    "effectpy.scope.Scope.extend",
+    "effectpy.scope.CloseableScope.extend",
+    "effectpy.scope.CloseableScope.use",
+    "effectpy.context.Layer.scoped",
+}
+
+
+# Functions with a `tag: Callable[[S], T]` parameter, and how messages name them.
+_TAG_TAKERS: Final = {
+    f"{_CONTEXT}.add": "Context.add",
+    f"{_LAYER}.succeed": "Layer.succeed",
+    f"{_LAYER}.effect": "Layer.effect",
+    f"{_LAYER}.scoped": "Layer.scoped",
+}
+
+
+class EffectpyPlugin(Plugin):
+    """Hooks on the effectpy combinators whose exact types subtract from a union."""
+
+    def get_method_signature_hook(
+        self, fullname: str
+    ) -> Callable[[MethodSigContext], FunctionLike] | None:
+        if fullname == f"{_EFFECT}.catch":
+            return _catch_method_signature
+        if fullname == f"{_EFFECT}.provide_service":
+            return _provide_service_signature
+        if fullname == f"{_EFFECT}.provide_some":
+            return _provide_some_signature
+        if fullname == f"{_EFFECT}.pipe":
+            return _pipe_method_signature
+        if fullname in _TAG_TAKERS:
+            return _tag_signature(_TAG_TAKERS[fullname])
+        return None
+
+    def get_function_signature_hook(
+        self, fullname: str
+    ) -> Callable[[FunctionSigContext], FunctionLike] | None:
+        if fullname == _POINTFREE_CATCH:
+            return _catch_function_signature
+        if fullname == "effectpy.pointfree.pipe":
+            return _pipe_function_signature
+        return None
+
+    def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
+        if fullname in _SCOPE_PROVIDERS:
+            return _remove_scope
+        return None
+
+    def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
+        if fullname == "effectpy.effect.gen":
+            return _check_gen
+        if fullname == "effectpy.structured.branch":
+            return _converge_branch
+        return None
+
+
+def plugin(version: str) -> type[Plugin]:
+    """The entry point mypy calls with its version."""
+    return EffectpyPlugin
+
+
+# -- types: unions, effects, classes ---------------------------------------------------
+
+
+def _members(typ: Type) -> list[ProperType]:
+    """The members of a union; one member for any other type, none for `Never`."""
+    members = [get_proper_type(t) for t in flatten_nested_unions([typ])]
+    return [m for m in members if not isinstance(m, UninhabitedType)]
+
+
+def _supertype(typ: Type, fullname: str) -> Instance | None:
+    """`typ` seen as an instance of the class `fullname`, if it is one."""
+    proper = get_proper_type(typ)
+    if not isinstance(proper, Instance):
+        return None
+    for info in proper.type.mro:
+        if info.fullname == fullname:
+            return map_instance_to_supertype(proper, info)
+    return None
+
+
+def _with_arg(instance: Instance, index: int, arg: Type) -> Instance:
+    args = list(instance.args)
+    args[index] = arg
+    return instance.copy_modified(args=args)
+
+
+def _named_class(expr: Expression) -> TypeInfo | None:
+    """The class an expression names itself (`KeyError`, `mod.Db`, an alias of one).
+
+    A variable of type `type[C]` is not such an expression: it may hold a subclass.
+    """
+    if not isinstance(expr, RefExpr):
+        return None
+    node = expr.node
+    if isinstance(node, TypeInfo):
+        return node
+    if isinstance(node, TypeAlias) and node.no_args:  # `Missing = KeyError`
+        target = get_proper_type(node.target)
+        if isinstance(target, Instance):
+            return target.type
+    return None
+
+
+def _instance_type(typ: Type) -> ProperType | None:
+    """The type of the instances of a class object or of a `type[...]` value."""
+    proper = get_proper_type(typ)
+    if isinstance(proper, FunctionLike) and proper.is_type_obj():
+        return get_proper_type(fill_typevars_with_any(proper.type_object()))
+    if isinstance(proper, TypeType):
+        return get_proper_type(proper.item)
+    return None
+
+
+def _is_unsolved(typ: ProperType) -> bool:
+    """`Any`, or a class or callable given by a type variable (generic code)."""
+    if isinstance(typ, TypeType):
+        typ = get_proper_type(typ.item)
+    elif isinstance(typ, CallableType) and not typ.is_type_obj():
+        typ = get_proper_type(typ.ret_type)
+    return isinstance(typ, AnyType | TypeVarType)
+
+
+def _always_instance(member: ProperType, info: TypeInfo) -> bool:
+    """Every value of type `member` is an instance of `info` (so `isinstance` catches it)."""
+    if isinstance(member, Instance):
+        return member.type.has_base(info.fullname)
+    if isinstance(member, LiteralType):
+        return member.fallback.type.has_base(info.fullname)
+    if isinstance(member, TypeVarType):
+        if member.values:
+            return all(_always_instance(get_proper_type(v), info) for v in member.values)
+        return _always_instance(get_proper_type(member.upper_bound), info)
+    return False
+
+
+def _may_be_instance(member: ProperType, info: TypeInfo) -> bool:
+    """Some value of type `member` may be an instance of `info`."""
+    if isinstance(member, AnyType):
+        return True
+    if isinstance(member, Instance):
+        return (
+            member.type.has_base(info.fullname)
+            or info.has_base(member.type.fullname)
+            or member.type.is_protocol
+            or member.type.fallback_to_any
+        )
+    if isinstance(member, LiteralType):
+        return _may_be_instance(member.fallback, info)
+    if isinstance(member, TypeVarType):
+        if member.values:
+            return any(_may_be_instance(get_proper_type(v), info) for v in member.values)
+        return any(_may_be_instance(m, info) for m in _members(member.upper_bound))
+    return False
+
+
+def _is_open(members: list[ProperType]) -> bool:
+    """The type has a member that stands for types not known here (`Any`, a type variable)."""
+    return any(isinstance(m, AnyType | TypeVarType) for m in members)
+
+
+def _show(api: CheckerPluginInterface, typ: Type) -> str:
+    return format_type(typ, api.options)
+
+
+# -- catch -------------------------------------------------------------------------------
+
+
+def _catch_method_signature(ctx: MethodSigContext) -> FunctionLike:
+    """`effect.catch(cls, handler)`: bind the caught class, subtract it from `E`."""
+    signature = ctx.default_signature
+    if len(ctx.args) < 2 or len(ctx.args[0]) != 1:
+        return signature
+    bound = _bind_caught_class(ctx.api, signature, ctx.args[0][0])
+    if bound is None:
+        return signature
+    signature, caught = bound
+    effect = _supertype(ctx.type, _EFFECT)
+    if caught is None or effect is None:
+        return signature
+    remaining = _subtract_caught(ctx.api, effect.args[1], caught, ctx.args[0][0])
+    handler = get_proper_type(signature.arg_types[1])
+    result = _supertype(signature.ret_type, _EFFECT)
+    if remaining is None or not isinstance(handler, CallableType) or result is None:
+        return signature
+    handler_effect = _supertype(handler.ret_type, _EFFECT)
+    if handler_effect is None:
+        return signature
+    error = make_simplified_union([*remaining, handler_effect.args[1]])
+    return signature.copy_modified(ret_type=_with_arg(result, 1, error))
+
+
+def _catch_function_signature(ctx: FunctionSigContext) -> FunctionLike:
+    """`pf.catch(cls, handler)`: bind the caught class (the `pipe` hook subtracts it)."""
+    signature = ctx.default_signature
+    if len(ctx.args) < 2 or len(ctx.args[0]) != 1:
+        return signature
+    bound = _bind_caught_class(ctx.api, signature, ctx.args[0][0])
+    return signature if bound is None else bound[0]
+
+
+def _bind_caught_class(
+    api: CheckerPluginInterface, signature: CallableType, cls: Expression
+) -> tuple[CallableType, TypeInfo | None] | None:
+    """The signature with its type variable `X` (from `cls: type[X]`) replaced by the
+    caught class, so that a lambda handler is inferred with it; and the class, when it
+    is known (`cls` names it, or is a `type[C]`). None when there is nothing to bind
+    (mypy reports the rest).
+    """
+    cls_param = get_proper_type(signature.arg_types[0])
+    if not isinstance(cls_param, TypeType):
+        return None
+    variable = get_proper_type(cls_param.item)
+    if not isinstance(variable, TypeVarType):
+        return None
+    caught = _instance_type(api.get_expression_type(cls))
+    if caught is None or not is_subtype(caught, variable.upper_bound):
+        return None
+    bound = expand_type(signature, {variable.id: caught})
+    assert isinstance(bound, CallableType)
+    variables = [v for v in signature.variables if v.id != variable.id]
+    known = caught.type if isinstance(caught, Instance) else None
+    return bound.copy_modified(variables=variables), known
+
+
+def _subtract_caught(
+    api: CheckerPluginInterface, error: Type, caught: TypeInfo, cls: Expression
+) -> list[ProperType] | None:
+    """The members of `error` that `catch(cls, ...)` lets through; None when `E` stays
+    whole: `cls` cannot be part of `error` (reported), or it does not name its class
+    (a `type[C]` value may hold a subclass of `C`, which catches less)."""
+    members = _members(error)
+    if not any(_may_be_instance(m, caught) for m in members):
+        api.fail(
+            f"Cannot catch {_show(api, fill_typevars_with_any(caught))}: it is not part of "
+            f"the effect's error type {_show(api, error)}",
+            cls,
+            code=ARG_TYPE,
+        )
+        return None
+    if _named_class(cls) is not caught:
+        return None
+    return [m for m in members if not _always_instance(m, caught)]
+
+
+# -- services ----------------------------------------------------------------------------
+
+
+def _tag_service_type(info: TypeInfo) -> Type | None:
+    """`S` of a tag class `class Db(Tag[S])`; None if `info` is not a tag class."""
+    tag = _supertype(fill_typevars_with_any(info), _TAG)
+    return None if tag is None else tag.args[0]
+
+
+def _remove_tags(
+    api: CheckerPluginInterface,
+    requirements: Type,
+    tags: list[TypeInfo],
+    contexts: list[Expression],
+) -> Type:
+    """`requirements` without `tags` (by identity: a subclass is another key); a tag that
+    is not required is reported at its context."""
+    members = _members(requirements)
+    for tag, context in zip(tags, contexts, strict=True):
+        required = any(isinstance(m, Instance) and m.type is tag for m in members)
+        if not required and not _is_open(members):
+            api.fail(
+                f"Cannot provide {_show(api, fill_typevars_with_any(tag))}: it is not part "
+                f"of the effect's requirements {_show(api, requirements)}",
+                context,
+                code=ARG_TYPE,
+            )
+    return make_simplified_union(
+        [m for m in members if not (isinstance(m, Instance) and m.type in tags)]
+    )
+
+
+def _bind_tag(
+    api: CheckerPluginInterface,
+    signature: CallableType,
+    args: list[list[Expression]],
+    what: str,
+) -> tuple[CallableType, TypeInfo | None, Expression] | None:
+    """Bind the type variables of a `tag: Callable[[S], T]` parameter to the tag class
+    the call passes and to its service type, and check the `service` argument.
+
+    Left to the solver, `T` would take its type from the context of the call: in
+    `effect.provide(ctx.add(Host, h))`, mypy widens `T` to all of the effect's `R`, and a
+    context holding only `Host` would pass for one holding every service.
+    None when the signature has no such parameter (mypy checks the rest).
+    """
+    if "tag" not in signature.arg_names:
+        return None
+    index = signature.arg_names.index("tag")
+    tag_param = get_proper_type(signature.arg_types[index])
+    if index >= len(args) or len(args[index]) != 1 or not isinstance(tag_param, CallableType):
+        return None
+    service_var = get_proper_type(tag_param.arg_types[0]) if tag_param.arg_types else None
+    key_var = get_proper_type(tag_param.ret_type)
+    if not isinstance(service_var, TypeVarType) or not isinstance(key_var, TypeVarType):
+        return None
+    tag_expr = args[index][0]
+    tag_type = get_proper_type(api.get_expression_type(tag_expr))
+    tag_instance = _instance_type(tag_type)
+    tag_class = tag_instance.type if isinstance(tag_instance, Instance) else None
+    service_type = None if tag_class is None else _tag_service_type(tag_class)
+    if tag_instance is None or tag_class is None or service_type is None:
+        if _is_unsolved(tag_type):
+            return None
+        api.fail(f"{what} needs a Tag class, got {_show(api, tag_type)}", tag_expr, code=ARG_TYPE)
+        return (
+            signature.copy_modified(
+                arg_types=[AnyType(TypeOfAny.from_error)] * len(signature.arg_types), variables=[]
+            ),
+            None,
+            tag_expr,
+        )
+    # `S` is bound only for a plain `service: S` argument, where it gives the argument
+    # its expected type (for `[]`, a lambda...). In `effect: Effect[S, E, R]` it is left
+    # to the solver: as an expected type it would make mypy solve a generic call there
+    # (`Effect.acquire_release(...)`) to the tag's service type before its arguments.
+    binding: dict[TypeVarId, Type] = {key_var.id: tag_instance}
+    if "service" in signature.arg_names:
+        binding[service_var.id] = service_type
+    bound = expand_type(signature, binding)
+    assert isinstance(bound, CallableType)
+    bound = bound.copy_modified(variables=[v for v in signature.variables if v.id not in binding])
+    if "service" in signature.arg_names:
+        bound = _check_service(api, bound, args, "service", tag_instance, service_type)
+    elif "effect" in signature.arg_names:
+        bound = _check_service(api, bound, args, "effect", tag_instance, service_type)
+    return bound, tag_class if _named_class(tag_expr) is tag_class else None, tag_expr
+
+
+def _check_service(
+    api: CheckerPluginInterface,
+    signature: CallableType,
+    args: list[list[Expression]],
+    name: str,
+    tag: Type,
+    service_type: Type,
+) -> CallableType:
+    """Report a `service` argument (or the value of an `effect` argument) that is not of
+    the tag's service type, naming both; the parameter then accepts it, so that mypy
+    does not report it again in its own words."""
+    at = signature.arg_names.index(name)
+    if at >= len(args) or len(args[at]) != 1:
+        return signature
+    expr = args[at][0]
+    if name == "service":
+        given: Type | None = api.get_expression_type(expr, type_context=service_type)
+    else:
+        made = _supertype(api.get_expression_type(expr), _EFFECT)
+        given = None if made is None else made.args[0]
+    if given is None or is_subtype(given, service_type):
+        return signature
+    api.fail(
+        f"Service {_show(api, tag)} needs an implementation of type "
+        f"{_show(api, service_type)}, got {_show(api, given)}",
+        expr,
+        code=ARG_TYPE,
+    )
+    arg_types = list(signature.arg_types)
+    parameter = _supertype(arg_types[at], _EFFECT)
+    if name == "service" or parameter is None:
+        arg_types[at] = AnyType(TypeOfAny.from_error)
+    else:
+        arg_types[at] = _with_arg(parameter, 0, AnyType(TypeOfAny.from_error))
+    tag_at = signature.arg_names.index("tag")
+    tag_param = get_proper_type(arg_types[tag_at])
+    if isinstance(tag_param, CallableType):
+        arg_types[tag_at] = tag_param.copy_modified(arg_types=[AnyType(TypeOfAny.from_error)])
+    return signature.copy_modified(arg_types=arg_types)
+
+
+def _tag_signature(what: str) -> Callable[[MethodSigContext], FunctionLike]:
+    """`Context.add`, `Layer.succeed/effect/scoped`: the tag's key type is the tag class."""
+
+    def hook(ctx: MethodSigContext) -> FunctionLike:
+        bound = _bind_tag(ctx.api, ctx.default_signature, ctx.args, what)
+        return ctx.default_signature if bound is None else bound[0]
+
+    return hook
+
+
+def _provide_service_signature(ctx: MethodSigContext) -> FunctionLike:
+    """`effect.provide_service(tag, impl)`: check `impl` against the tag's service type,
+    subtract the tag from `R`."""
+    signature = ctx.default_signature
+    effect = _supertype(ctx.type, _EFFECT)
+    if effect is None:
+        return signature
+    bound = _bind_tag(ctx.api, signature, ctx.args, "provide_service")
+    if bound is None:
+        return signature
+    signature, tag_class, tag_expr = bound
+    result = _supertype(signature.ret_type, _EFFECT)
+    if result is None or tag_class is None:
+        return signature
+    requirements = _remove_tags(ctx.api, effect.args[2], [tag_class], [tag_expr])
+    return signature.copy_modified(ret_type=_with_arg(result, 2, requirements))
+
+
+def _provide_some_signature(ctx: MethodSigContext) -> FunctionLike:
+    """`effect.provide_some(context)`: subtract the context's tags from `R`."""
+    signature = ctx.default_signature
+    effect = _supertype(ctx.type, _EFFECT)
+    result = _supertype(signature.ret_type, _EFFECT)
+    if effect is None or result is None or len(ctx.args) < 1 or len(ctx.args[0]) != 1:
+        return signature
+    context_expr = ctx.args[0][0]
+    context = _supertype(ctx.api.get_expression_type(context_expr), _CONTEXT)
+    if context is None:
+        return signature
+    provided = _members(context.args[0])
+    if _is_open(provided):
+        return signature
+    tags = [m.type for m in provided if isinstance(m, Instance)]
+    requirements = _remove_tags(ctx.api, effect.args[2], tags, [context_expr] * len(tags))
+    return signature.copy_modified(ret_type=_with_arg(result, 2, requirements))
+
+
+# -- Scope -------------------------------------------------------------------------------
+
+
+def _remove_scope(ctx: MethodContext) -> Type:
+    """`Effect.scoped(effect)`, `scope.extend/use(effect)`, `Layer.scoped(tag, effect)`:
+    the result needs what `effect` needs, except `Scope`."""
+    result = get_proper_type(ctx.default_return_type)
+    if "effect" not in ctx.callee_arg_names or not isinstance(result, Instance):
+        return ctx.default_return_type
+    actual = ctx.arg_types[ctx.callee_arg_names.index("effect")]
+    effect = _supertype(actual[0], _EFFECT) if len(actual) == 1 else None
+    if effect is None:
+        return ctx.default_return_type
+    members = _members(effect.args[2])
+    if not any(isinstance(m, Instance) and m.type.fullname == _SCOPE for m in members):
+        return ctx.default_return_type
+    requirements = make_simplified_union(
+        [m for m in members if not (isinstance(m, Instance) and m.type.fullname == _SCOPE)]
+    )
+    if result.type.fullname in (_EFFECT, _LAYER):
+        return _with_arg(result, 2, requirements)
+    return ctx.default_return_type
+
+
+# -- branch ------------------------------------------------------------------------------
+
+
+def _converge_branch(ctx: FunctionContext) -> Type:
+    """`branch(entry)`: every `Spawned[E2]` in the entry's `R` becomes part of `E`.
+
+    Plain mypy solves `Spawned[E2]` against a union of several `Spawned[...]` by joining
+    their errors (to `Exception`, say), and cannot take `Spawned[...]` out of an `R` that
+    holds other services."""
+    result = _supertype(ctx.default_return_type, _EFFECT)
+    if "entry" not in ctx.callee_arg_names or result is None:
+        return ctx.default_return_type
+    actual = ctx.arg_types[ctx.callee_arg_names.index("entry")]
+    entry = _supertype(actual[0], _EFFECT) if len(actual) == 1 else None
+    if entry is None:
+        return ctx.default_return_type
+    members = _members(entry.args[2])
+    spawned = [m for m in members if isinstance(m, Instance) and m.type.fullname == _SPAWNED]
+    if not spawned:
+        return ctx.default_return_type
+    errors = make_simplified_union([entry.args[1], *(m.args[0] for m in spawned)])
+    rest = make_simplified_union([m for m in members if m not in spawned])
+    return result.copy_modified(args=[result.args[0], errors, rest])
+
+
+# -- @gen --------------------------------------------------------------------------------
+
+
+_LOOSE: Final = {"E": "its error type E", "R": "its service type R"}
+
+
+def _check_gen(ctx: FunctionContext) -> Type:
+    """`@gen`: `E` and `R` come from the generator's annotation, so they must not be `Any`."""
+    if len(ctx.arg_types) != 1 or len(ctx.arg_types[0]) != 1:
+        return ctx.default_return_type
+    function = get_proper_type(ctx.arg_types[0][0])
+    if not isinstance(function, CallableType):
+        return ctx.default_return_type
+    returned = get_proper_type(function.ret_type)
+    generator = _supertype(returned, _GENERATOR)
+    if isinstance(returned, AnyType):
+        loose = ["E", "R"]
+    elif generator is None:
+        return ctx.default_return_type
+    else:
+        yielded = _members(generator.args[0])
+        if any(isinstance(m, AnyType) for m in yielded):
+            loose = ["E", "R"]
+        else:
+            effects = [e for e in (_supertype(m, _EFFECT) for m in yielded) if e is not None]
+            loose = [
+                name
+                for name, index in (("E", 1), ("R", 2))
+                if any(isinstance(m, AnyType) for e in effects for m in _members(e.args[index]))
+            ]
+    if loose:
+        described = " and ".join(_LOOSE[name] for name in loose)
+        generator_name = (function.name or "generator").split(" of ")[0]
+        ctx.api.fail(
+            f'@gen generator "{generator_name}" leaves {described} as Any: annotate it '
+            f'"-> Do[A, E, R]"',
+            ctx.context,
+            code=ARG_TYPE,
+        )
+    return ctx.default_return_type
+
+
+# -- pipe ----------------------------------------------------------------------------------
+#
+# mypy solves the type variables of all steps of a `pipe(...)` overload at once, which
+# is where the pipe holes come from (a widening step followed by another, two lambdas
+# in a row, a lambda inside a pointfree step). With the plugin, a pipe is inferred the
+# way a chain of method calls is: one step at a time, each step given the type of the
+# value so far as its context, then applied to it. `pf.catch` steps subtract their class.
+
+
+def _pipe_function_signature(ctx: FunctionSigContext) -> FunctionLike:
+    """`pipe(value, f1, ..., fn)`."""
+    signature = ctx.default_signature
+    if not _pipe_arity_matches(signature, ctx.args, ctx.context) or len(ctx.args) < 2:
+        return signature
+    value_type = _widened(ctx.api.get_expression_type(ctx.args[0][0]))
+    inferred = _infer_pipe(ctx.api, value_type, [a[0] for a in ctx.args[1:]])
+    if inferred is None:
+        return signature
+    steps, result = inferred
+    return signature.copy_modified(arg_types=[value_type, *steps], ret_type=result, variables=[])
+
+
+def _pipe_method_signature(ctx: MethodSigContext) -> FunctionLike:
+    """`effect.pipe(f1, ..., fn)`."""
+    signature = ctx.default_signature
+    if not _pipe_arity_matches(signature, ctx.args, ctx.context):
+        return signature
+    inferred = _infer_pipe(ctx.api, ctx.type, [a[0] for a in ctx.args])
+    if inferred is None:
+        return signature
+    steps, result = inferred
+    return signature.copy_modified(arg_types=steps, ret_type=result, variables=[])
+
+
+def _widened(typ: Type) -> Type:
+    """`int` for the type of the literal `1` (what a type variable would be solved to)."""
+    proper = get_proper_type(typ)
+    if isinstance(proper, Instance) and proper.last_known_value is not None:
+        return proper.copy_modified(last_known_value=None)
+    return typ
+
+
+def _pipe_arity_matches(
+    signature: FunctionLike, args: list[list[Expression]], call: Context
+) -> bool:
+    """The call passes each step positionally (no `*steps`), and the overload item has
+    one parameter per argument."""
+    return (
+        isinstance(call, CallExpr)
+        and all(kind == ARG_POS for kind in call.arg_kinds)
+        and isinstance(signature, CallableType)
+        and all(kind == ARG_POS for kind in signature.arg_kinds)
+        and all(len(actuals) == 1 for actuals in args)
+        and len(signature.arg_types) == len(args)
+    )
+
+
+def _infer_pipe(
+    api: CheckerPluginInterface, value: Type, steps: list[Expression]
+) -> tuple[list[Type], Type] | None:
+    """The type of each step and of the result, inferred one step at a time."""
+    if not isinstance(api, TypeChecker):
+        return None
+    checker = api.expr_checker
+    function = api.named_type("builtins.function")
+    current = value
+    step_types: list[Type] = []
+    for step in steps:
+        caught = _pointfree_catch_class(api, step)
+        if caught is None:
+            context: Type | None = CallableType(
+                [current], [ARG_POS], [None], ret_type=ErasedType(), fallback=function
+            )
+        else:
+            # No expected type for `pf.catch(...)`: its `E` must stay a type variable, to
+            # tell the errors it lets through from the handler's.
+            context = None
+        step_type = api.get_expression_type(step, type_context=context)
+        # Applied with no expected type: the one around the `pipe(...)` call is for its
+        # result, not for this step's.
+        checker.type_context.append(None)
+        try:
+            applied, _ = checker.check_call(
+                step_type, [TempNode(current, context=step)], [ARG_POS], step
+            )
+        finally:
+            checker.type_context.pop()
+        if caught is not None:
+            applied = _subtract_in_step(api, current, step_type, applied, caught)
+        step_types.append(step_type)
+        current = applied
+    return step_types, current
+
+
+def _pointfree_catch_class(
+    api: CheckerPluginInterface, step: Expression
+) -> tuple[TypeInfo, Expression] | None:
+    """The caught class and the `cls` argument, when `step` is `pf.catch(cls, handler)`."""
+    if not (
+        isinstance(step, CallExpr)
+        and isinstance(step.callee, RefExpr)
+        and step.callee.fullname == _POINTFREE_CATCH
+        and step.args
+    ):
+        return None
+    cls = step.args[0]
+    caught = _instance_type(api.get_expression_type(cls))
+    return (caught.type, cls) if isinstance(caught, Instance) else None
+
+
+def _subtract_in_step(
+    api: CheckerPluginInterface,
+    incoming: Type,
+    step_type: Type,
+    applied: Type,
+    caught: tuple[TypeInfo, Expression],
+) -> Type:
+    """The result of a `pf.catch` step: the incoming `E` without the caught class, plus
+    the handler's errors."""
+    incoming_effect = _supertype(incoming, _EFFECT)
+    result = _supertype(applied, _EFFECT)
+    step_callable = get_proper_type(step_type)
+    if incoming_effect is None or result is None or not isinstance(step_callable, CallableType):
+        return applied
+    parameter = _supertype(step_callable.arg_types[0], _EFFECT) if step_callable.arg_types else None
+    returned = _supertype(step_callable.ret_type, _EFFECT)
+    if parameter is None or returned is None:
+        return applied
+    passed_through = get_proper_type(parameter.args[1])
+    if not isinstance(passed_through, TypeVarType):
+        return applied
+    handler_errors = [m for m in _members(returned.args[1]) if m != passed_through]
+    remaining = _subtract_caught(api, incoming_effect.args[1], caught[0], caught[1])
+    if remaining is None:
+        return applied
+    return _with_arg(result, 1, make_simplified_union([*remaining, *handler_errors]))
