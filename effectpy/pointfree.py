@@ -11,21 +11,34 @@ effect, so a pipeline reads top to bottom:
 >>> run_sync(pipe(Effect.succeed(1), pf.map(double), pf.map(str)))
 '2'
 
-Known mypy holes (measured with mypy 2.4; `typings/` holds them as cases):
+Known mypy holes (measured with mypy 2.4; `typings/` holds them as cases). With the
+effectpy mypy plugin (`effectpy.mypy_plugin`, docs/typing.md), a `pipe` is inferred one
+step at a time, like a chain of method calls, and `pf.catch` narrows the error type
+there. What is left:
+
+* A lambda given to a function of this module inside `pipe` is checked before the
+  effect's types are known: `pf.map(lambda n: n + 1)` is an error (`Unsupported operand
+  types for + ("A" and "int")`: `n` has the type of an unsolved type variable). The
+  result type is still right. Pyright infers it.
+* `catch` applied by hand outside a pipe keeps the error type whole (see `catch`).
+
+Without the plugin, mypy solves the steps of a `pipe` all at once, and there are more:
 
 * Two lambdas in a row inside `pipe` (`pipe(eff, lambda e: ..., lambda e: ...)`) make
   the result `Any`, silently: no error, and the rest of the pipeline goes unchecked.
-* A lambda given to a function of this module inside `pipe` is checked before the
-  effect's types are known: `pf.map(lambda n: n + 1)` is an error (`n` has the type of
-  an unsolved type variable), and a lambda that returns an effect can make the step
-  `Never`. Pyright infers both.
 * A step whose result joins the incoming types with new ones (`flat_map`, `and_then`,
   `tap` or `zip` adding an error type, `catch_all`, `or_else` adding a value type...)
-  is rejected when another step follows it (`arg-type`, the step expected to return
-  `Never`), although the code is correct. As the last step it is inferred.
+  is typically rejected when another step follows it (`arg-type`, the step expected to
+  return `Never`), although the code is correct. As the last step it is inferred.
+* A lambda that returns an effect can make its step `Never` (`pf.tap(lambda n: ...)`
+  is rejected) or leave the value type `Any` (`pf.flat_map(lambda n: ...)`).
+* A callback typed for a wider input widens the step: `pf.on_error(f)` with
+  `f: Callable[[Cause[object]], ...]` gives the error type `object`.
+* `catch` keeps the error type whole, in a pipe or not.
 
-Use named functions in a pipeline, and the methods (`eff.flat_map(f).map(g)`), which
-mypy infers one call at a time, where steps widen the types.
+Use named functions in a pipeline, and, without the plugin, the methods
+(`eff.flat_map(f).map(g)`), which mypy infers one call at a time, where steps widen
+the types.
 """
 
 from __future__ import annotations
@@ -601,8 +614,13 @@ def catch_all(
 def catch(
     cls: type[X], handler: Callable[[X], Effect[B, E2, R2]]
 ) -> Callable[[Effect[A, E, R]], Effect[A | B, E | E2, R | R2]]:
-    """Recover from typed errors that are instances of `cls` (`Effect.catch`). Like the
-    method without the mypy plugin, the result keeps `E` whole.
+    """Recover from typed errors that are instances of `cls` (`Effect.catch`).
+
+    With the effectpy mypy plugin, as a step of `pipe(...)` or `effect.pipe(...)`, the
+    result's error type loses `cls` and its subclasses, as with the method, and a `cls`
+    that is not part of `E` is an error. Without the plugin, or applied by hand outside
+    a pipe (`catch(cls, handler)(effect)`), the result keeps `E` whole: a sound
+    over-approximation.
 
     >>> from effectpy import Effect, pipe, run_sync_exit
     >>> from effectpy import pointfree as pf
