@@ -254,7 +254,7 @@ def test_a_line_annotation_named_name_stays_in_annotations(
 def test_a_line_annotation_named_message_stays_in_annotations(
     records: list[logging.LogRecord],
 ) -> None:
-    run_sync(Effect.log("hello", message="annotated"))  # type: ignore[misc]
+    run_sync(Effect.log("hello", message="annotated"))
     assert annotations_of(records[0]) == {"message": "annotated"}
     assert records[0].getMessage() == "hello"
 
