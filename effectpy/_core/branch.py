@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Final
 
-from .cause import Cause
+from .cause import Cause, Interrupt
 from .exit import Exit, Failure, Success
 from .fiber_runtime import FiberRef, FiberRuntime, Resume, async_node, fail_node, succeed_node
 from .ids import ParentDone, SiblingFailed
@@ -117,10 +117,11 @@ class BranchRun:
         if self._failing:
             return
         self._failing = True
+        cause = Interrupt(self._parent.id, reason)
         for other in list(self._running):
-            other.interrupt_as(self._parent.id, reason)
+            other.interrupt_with(cause)
         for waiting, _ in self._pending:
-            waiting.interrupt_as(self._parent.id, reason)
+            waiting.interrupt_with(cause)
 
     def _report(self) -> None:
         self._closed = True
@@ -143,11 +144,11 @@ class BranchRun:
         self._on_stopped = resume
         if not self._failing:
             self._failing = True
-            reason = ParentDone(self._parent.id)
+            cause = Interrupt(self._parent.id, ParentDone(self._parent.id))
             for other in list(self._running):
-                other.interrupt_as(self._parent.id, reason)
+                other.interrupt_with(cause)
             for waiting, _ in self._pending:
-                waiting.interrupt_as(self._parent.id, reason)
+                waiting.interrupt_with(cause)
         while self._pending:
             waiting, effect = self._pending.popleft()
             self._launch(waiting, effect)

@@ -374,9 +374,15 @@ class FiberRuntime:
 
         Only the first interruption's cause is kept: it is the one that stopped it.
         """
+        if self._state < FINISHING and self._interrupt_cause is None:
+            self.interrupt_with(Interrupt(interruptor, reason))
+
+    def interrupt_with(self, cause: Interrupt) -> None:
+        """`interrupt_as` with a ready-made cause: a group stopping many fibers for
+        the same reason shares one."""
         if self._state >= FINISHING or self._interrupt_cause is not None:
             return
-        self._interrupt_cause = Interrupt(interruptor, reason)
+        self._interrupt_cause = cause
         if self._state == SUSPENDED and self._interruptible:
             self._wake_interrupted()
         else:
@@ -679,10 +685,10 @@ class FiberRuntime:
         self._state = FINISHING
         self._pending_exit = exit
         self._waiting_children = len(children)
-        reason = ParentDone(self.id)
+        cause = Interrupt(self.id, ParentDone(self.id))
         for child in children:
             child.add_observer(self._child_done)
-            child.interrupt_as(self.id, reason)
+            child.interrupt_with(cause)
 
     def _child_done(self, _exit: Exit[Any, Any]) -> None:
         self._waiting_children -= 1

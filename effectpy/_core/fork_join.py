@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from .cause import Cause
+from .cause import Cause, Interrupt
 from .clock import CURRENT_CLOCK, ClockService
 from .exit import Exit, Failure, Success
 from .fiber_runtime import FiberRuntime, Resume, async_node, fail_node, succeed_node
@@ -118,8 +118,9 @@ class Group:
         self._outcome = outcome
 
     def _interrupt_running(self, reason: Any) -> None:
+        cause = Interrupt(self._parent.id, reason)
         for child in list(self._running.values()):
-            child.interrupt_as(self._parent.id, reason)
+            child.interrupt_with(cause)
 
     def _report(self) -> None:
         if self._on_stopped is not None:  # the parent was interrupted meanwhile
