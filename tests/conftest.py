@@ -2,7 +2,8 @@
 
 * `SEEDS` / `each_seed`: concurrency tests run once per seed with `Runtime(seed=seed)`,
   which shuffles the ready queue deterministically, so a test sees many interleavings
-  and a failing one can be replayed by its seed.
+  and a failing one can be replayed by its seed (`run_seeded`; `run_interleaved` also
+  varies the op budget).
 * `Latch`: a gate fibers (or threads, or coroutines) can wait on and open; it stands in
   for a `Deferred` where a test needs "this has happened" without sleeping.
 * The autouse fixture `no_fiber_outlives_its_runner` checks after every test that all
@@ -28,9 +29,20 @@ each_seed = pytest.mark.parametrize("seed", SEEDS)
 """Run a test once per seed: `@each_seed def test_x(seed: int) -> None: ...`."""
 
 
+BUDGETS: Final = (2048, 1, 3, 16)
+"""Op budgets `run_interleaved` cycles through by seed."""
+
+
 def run_seeded(effect: Effect[A], seed: int) -> A:
-    """`run_sync` with the ready queue shuffled by `seed`."""
+    """`run_sync` with the ready queue shuffled by `seed` (default op budget)."""
     return Runtime(seed=seed).run_sync(effect)
+
+
+def run_interleaved(effect: Effect[A], seed: int) -> A:
+    """`run_seeded`, with an op budget that also varies with the seed: a small budget
+    makes every fiber yield after a few ops, so a message (an interrupt, a resume) can
+    land between any two ops and the shuffled queue has more orders to choose from."""
+    return Runtime(seed=seed, budget=BUDGETS[seed % len(BUDGETS)]).run_sync(effect)
 
 
 def yields(count: int) -> Effect[None]:

@@ -4,6 +4,7 @@ asyncio (`run_async`), and cancellation in both directions."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from typing import Any, Never, cast
 
@@ -155,6 +156,22 @@ def test_promise_with_a_function_not_returning_an_awaitable_is_a_type_error_defe
     assert isinstance(defect, TypeError)
     assert "coroutine" in str(defect)
     assert "int" in str(defect)
+
+
+@pytest.mark.parametrize("make", [42, None, "coroutine"])
+def test_promise_of_something_that_is_not_a_function_is_a_type_error_at_once(make: object) -> None:
+    with pytest.raises(TypeError, match=r"Effect\.promise"):
+        Effect.promise(cast(Any, make))
+    with pytest.raises(TypeError, match=r"Effect\.try_promise"):
+        Effect.try_promise(cast(Any, make))
+
+
+def test_promise_of_a_coroutine_object_is_a_type_error_that_names_the_fix() -> None:
+    coroutine = answer()
+    with pytest.raises(TypeError, match="a coroutine only once"):
+        Effect.promise(cast(Any, coroutine))
+    # It was closed, so it will not warn that it was never awaited.
+    assert inspect.getcoroutinestate(coroutine) == inspect.CORO_CLOSED
 
 
 def test_a_coroutine_cancelled_by_someone_else_is_a_defect() -> None:

@@ -4,9 +4,10 @@ is a daemon, and no daemon outlives the runtime."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Never
+from typing import Any, Never, cast
 
-from conftest import Latch, each_seed, run_seeded, yields
+import pytest
+from conftest import Latch, each_seed, run_interleaved, yields
 
 from effectpy import (
     Cause,
@@ -58,8 +59,9 @@ def test_join_fails_with_the_childs_defect() -> None:
 def test_join_of_a_failed_child_raises_the_users_own_exception() -> None:
     error = KeyError("missing")
     effect: Effect[int, KeyError] = Effect.fail(error)
-    caught = run_sync(effect.fork().flat_map(lambda f: f.join()).either())
-    assert caught.failure() is error
+    with pytest.raises(KeyError) as caught:
+        run_sync(cast(Effect[int], effect.fork().flat_map(lambda f: f.join())))
+    assert caught.value is error
 
 
 def test_await_succeeds_with_the_childs_exit_even_when_it_failed() -> None:
@@ -193,7 +195,7 @@ def test_a_parent_interrupts_its_running_children_when_its_effect_ends(seed: int
         yield from started.wait()
         return (yield from Effect.fiber_id())
 
-    parent_id = run_seeded(parent(), seed)
+    parent_id = run_interleaved(parent(), seed)
     assert seen == [Interrupt(parent_id, ParentDone(parent_id))]
 
 
@@ -219,7 +221,7 @@ def test_a_parent_awaits_its_childrens_finalizers_before_its_exit(seed: int) -> 
         yield from record(log, "parent's exit seen")
         return None
 
-    run_seeded(program(), seed)
+    run_interleaved(program(), seed)
     assert log == ["child finalizer done", "parent's exit seen"]
 
 
@@ -268,7 +270,7 @@ def test_supervision_reaches_grandchildren(seed: int) -> None:
         yield from ready.wait()
         return (yield from Effect.fiber_id()), fiber.id
 
-    parent_id, child_id = run_seeded(parent(), seed)
+    parent_id, child_id = run_interleaved(parent(), seed)
     assert seen == {
         "child": [Interrupt(parent_id, ParentDone(parent_id))],
         "grandchild": [Interrupt(child_id, ParentDone(child_id))],
@@ -468,8 +470,10 @@ def test_run_fork_failure_is_raised_by_run_sync_join() -> None:
     error = ValueError("background failure")
     failing: Effect[int, ValueError] = Effect.fail(error)
     fiber = run_fork(failing)
-    exit = run_sync(fiber.await_())
-    assert exit == Failure(Fail(error))
+    assert run_sync(fiber.await_()) == Failure(Fail(error))
+    with pytest.raises(ValueError) as caught:
+        run_sync(cast(Effect[int], fiber.join()))
+    assert caught.value is error
 
 
 # -- live fiber count -----------------------------------------------------------------

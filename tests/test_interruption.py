@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Never
 
-from conftest import Latch, each_seed, run_seeded, yields
+from conftest import Latch, each_seed, run_interleaved, yields
 
 from effectpy import (
     Cause,
@@ -70,7 +70,7 @@ def test_interrupt_stops_a_fiber_parked_forever_and_gives_its_exit() -> None:
 @each_seed
 def test_interrupt_stops_a_fiber_stuck_in_an_endless_synchronous_loop(seed: int) -> None:
     log: list[str] = []
-    me, exit = run_seeded(
+    me, exit = run_interleaved(
         interrupt_when_started(
             lambda started: started_then(started, spin()).ensuring(record(log, "finalizer"))
         ),
@@ -202,7 +202,7 @@ def test_interrupt_waits_for_a_finalizer_that_waits_for_another_fiber(seed: int)
         yield from record(log, "interrupt returned")
         return None
 
-    run_seeded(program(), seed)
+    run_interleaved(program(), seed)
     assert log == ["finalizer done", "interrupt returned"]
 
 
@@ -252,7 +252,7 @@ def test_an_uninterruptible_region_defers_interruption_until_its_end(seed: int) 
         me = yield from Effect.fiber_id()
         return me, during, (yield from fiber.await_())
 
-    me, during, exit = run_seeded(TestClock.provide(program()), seed)
+    me, during, exit = run_interleaved(TestClock.provide(program()), seed)
     assert during is None
     assert log == ["region start", "region end"]
     assert exit == Failure(Cause.interrupt(me, Manual()))
@@ -343,6 +343,77 @@ def test_restore_inside_an_uninterruptible_region_stays_uninterruptible() -> Non
     exit = run_sync(TestClock.provide(program()))
     assert exit.is_interrupted()
     assert log == ["region end"]
+
+
+def test_an_interrupt_held_back_by_a_mask_is_delivered_when_restore_begins() -> None:
+    log: list[str] = []
+
+    def body(started: Latch) -> Effect[None]:
+        return Effect.uninterruptible_mask(
+            lambda restore: (
+                started.open()
+                .and_then(Effect.sleep(1))
+                .and_then(record(log, "masked part finished"))
+                .and_then(restore(record(log, "restored part ran")))
+                .and_then(record(log, "after restore"))
+            )
+        )
+
+    @gen
+    def program() -> Do[Exit[None, Never]]:
+        started = Latch()
+        fiber = yield from body(started).fork()
+        yield from started.wait()
+        yield from fiber.interrupt_fork()
+        yield from TestClock.adjust(1)
+        return (yield from fiber.await_())
+
+    assert run_sync(TestClock.provide(program())).is_interrupted()
+    assert log == ["masked part finished"]
+
+
+def test_a_failure_ending_an_interrupted_uninterruptible_region_keeps_both_causes() -> None:
+    log: list[str] = []
+
+    def body(started: Latch) -> Effect[None]:
+        region: Effect[None, str] = (
+            started.open().and_then(Effect.sleep(1)).and_then(Effect.fail("region failed"))
+        ).uninterruptible()
+        return region.catch_all(lambda e: record(log, f"handler saw {e}"))
+
+    @gen
+    def program() -> Do[tuple[FiberId, Exit[None, Never]]]:
+        started = Latch()
+        fiber = yield from body(started).fork()
+        yield from started.wait()
+        yield from fiber.interrupt_fork()
+        yield from TestClock.adjust(1)
+        return (yield from Effect.fiber_id()), (yield from fiber.await_())
+
+    me, exit = run_sync(TestClock.provide(program()))
+    assert isinstance(exit, Failure)
+    assert exit.cause.failures() == ["region failed"]
+    assert exit.cause.interruptions() == [Interrupt(me, Manual())]
+    assert log == []
+
+
+def test_a_finalizer_is_not_cut_short_by_a_second_interrupt() -> None:
+    log: list[str] = []
+    slow_cleanup = Effect.sleep(5).and_then(record(log, "finalizer done"))
+
+    @gen
+    def program() -> Do[Exit[Never, Never]]:
+        started = Latch()
+        fiber = yield from started_then(started, Effect.never()).ensuring(slow_cleanup).fork()
+        yield from started.wait()
+        yield from fiber.interrupt_fork()
+        yield from TestClock.adjust(1)
+        second = yield from fiber.interrupt().fork()
+        yield from TestClock.adjust(4)
+        return (yield from second.join())
+
+    assert run_sync(TestClock.provide(program())).is_interrupted()
+    assert log == ["finalizer done"]
 
 
 def test_interruptible_opens_a_hole_in_an_uninterruptible_region() -> None:
@@ -509,7 +580,7 @@ def test_interrupting_a_grandparent_reaches_its_grandchildren(seed: int) -> None
         assert sorted(log) == ["grandchild", "grandparent", "parent"]
         return me, top.id, middle.id, exit
 
-    me, top_id, middle_id, exit = run_seeded(program(), seed)
+    me, top_id, middle_id, exit = run_interleaved(program(), seed)
     assert exit == Failure(Cause.interrupt(me, Manual()))
     assert seen == {
         "grandparent": [Interrupt(me, Manual())],
@@ -601,7 +672,7 @@ def test_interrupting_right_after_fork_always_ends_the_fiber_interrupted(seed: i
         me = yield from Effect.fiber_id()
         return me, (yield from fiber.interrupt())
 
-    me, exit = run_seeded(program(), seed)
+    me, exit = run_interleaved(program(), seed)
     assert exit == Failure(Cause.interrupt(me, Manual()))
     # Either it never started (nothing ran) or it started and its finalizer ran.
     assert log in ([], ["started", "finalizer"])
@@ -626,5 +697,5 @@ def test_interrupt_fork_does_not_wait_but_the_fiber_still_stops(seed: int) -> No
         yield from release.open()
         return (yield from fiber.await_())
 
-    assert run_seeded(program(), seed).is_interrupted()
+    assert run_interleaved(program(), seed).is_interrupted()
     assert log == ["interrupt_fork returned", "finalizer"]

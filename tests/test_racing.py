@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Never, cast
 
 import pytest
-from conftest import Latch, each_seed, run_seeded, yields
+from conftest import Latch, each_seed, run_interleaved, yields
 
 from effectpy import (
     Do,
@@ -84,7 +84,7 @@ def test_race_returns_the_first_success_and_interrupts_the_loser(seed: int) -> N
         yield from record(log, "race returned")
         return (yield from Effect.fiber_id()), winner_id
 
-    me, winner_id = run_seeded(program(), seed)
+    me, winner_id = run_interleaved(program(), seed)
     assert log == ["loser done", "race returned"]
     assert seen == [Interrupt(me, RaceLost(winner_id))]
 
@@ -115,15 +115,15 @@ def test_race_the_faster_of_two_sleepers_wins() -> None:
 def test_race_where_one_fails_returns_the_others_success(seed: int) -> None:
     failing: Effect[str, str] = Effect.fail("lost")
     slow_success = yields(5).as_("won")
-    assert run_seeded(Effect.race(failing, slow_success).either(), seed).unwrap() == "won"
-    assert run_seeded(Effect.race(slow_success, failing).either(), seed).unwrap() == "won"
+    assert run_interleaved(Effect.race(failing, slow_success).either(), seed).unwrap() == "won"
+    assert run_interleaved(Effect.race(slow_success, failing).either(), seed).unwrap() == "won"
 
 
 @each_seed
 def test_race_where_both_fail_fails_with_both_causes_in_parallel(seed: int) -> None:
     left: Effect[str, str] = Effect.fail("left")
     right: Effect[str, str] = yields(2).and_then(Effect.fail("right"))
-    exit = run_seeded(Effect.race(left, right).exit(), seed)
+    exit = run_interleaved(Effect.race(left, right).exit(), seed)
     assert isinstance(exit, Failure)
     cause = exit.cause
     assert isinstance(cause, Parallel)
@@ -175,7 +175,7 @@ def test_race_all_returns_the_first_success_and_interrupts_all_the_losers(seed: 
         yield from record(log, "race returned")
         return (yield from Effect.fiber_id()), winner_id
 
-    me, winner_id = run_seeded(program(), seed)
+    me, winner_id = run_interleaved(program(), seed)
     assert sorted(log[:3]) == ["a", "b", "c"]
     assert log[3:] == ["race returned"]
     assert seen == [Interrupt(me, RaceLost(winner_id))] * 3
@@ -203,7 +203,7 @@ def test_race_all_of_nothing_is_a_value_error() -> None:
 @each_seed
 def test_concurrent_all_gives_results_in_order_whatever_order_they_finish(seed: int) -> None:
     effects = [Effect.sleep(5 - n).as_(n) for n in range(5)]
-    exit = run_seeded(under_test_clock(Effect.all(*effects, concurrency="unbounded"), 5), seed)
+    exit = run_interleaved(under_test_clock(Effect.all(*effects, concurrency="unbounded"), 5), seed)
     assert exit.get_or_raise() == (0, 1, 2, 3, 4)
 
 
@@ -212,7 +212,7 @@ def test_concurrent_for_each_gives_results_in_order(seed: int) -> None:
     def task(n: int) -> Effect[int]:
         return yields(10 - n).as_(n * n)
 
-    assert run_seeded(Effect.for_each(range(10), task, concurrency=3), seed) == [
+    assert run_interleaved(Effect.for_each(range(10), task, concurrency=3), seed) == [
         n * n for n in range(10)
     ]
 
@@ -282,7 +282,7 @@ def test_the_first_failure_interrupts_the_siblings_with_reason_sibling_failed(se
         yield from record(log, "all returned")
         return (yield from Effect.fiber_id()), exit
 
-    me, exit = run_seeded(program(), seed)
+    me, exit = run_interleaved(program(), seed)
     failed_id = log[0]
     assert sorted(log[1:3]) == ["a", "b"]
     assert log[3] == "all returned"
@@ -323,7 +323,7 @@ def test_effects_not_yet_started_never_start_after_a_failure(seed: int) -> None:
             return body.and_then(Effect.fail("first task failed"))
         return body.and_then(Effect.never())
 
-    exit = run_seeded(Effect.for_each(range(10), task, concurrency=2).exit(), seed)
+    exit = run_interleaved(Effect.for_each(range(10), task, concurrency=2).exit(), seed)
     assert isinstance(exit, Failure)
     assert exit.cause.failures() == ["first task failed"]
     assert 0 in started
@@ -371,6 +371,23 @@ def test_an_interrupted_concurrent_all_interrupts_every_running_effect() -> None
     assert run_sync(program()).is_interrupted()
     assert sorted(log) == ["0", "1", "2", "3"]
     assert len(seen) == 4
+
+
+def test_an_interrupted_concurrent_for_each_starts_no_more_effects() -> None:
+    gauge = Gauge()
+    work = Effect.for_each(range(10), lambda n: gauge.task(n, 1), concurrency=2)
+
+    @gen
+    def program() -> Do[Exit[list[int], Never]]:
+        fiber = yield from work.fork()
+        yield from TestClock.adjust(0.5)
+        exit = yield from fiber.interrupt()
+        yield from TestClock.adjust(10)
+        return exit
+
+    assert run_sync(TestClock.provide(program())).is_interrupted()
+    assert gauge.started == [0, 1]
+    assert gauge.running == 0
 
 
 # An empty group used to park forever; the live `timeout(1)` is only a safety net so

@@ -8,7 +8,7 @@ import time
 from typing import Any, Never, cast
 
 import pytest
-from conftest import Latch, each_seed, run_seeded
+from conftest import Latch, each_seed, run_interleaved
 
 from effectpy import (
     Clock,
@@ -20,6 +20,7 @@ from effectpy import (
     Failure,
     FiberId,
     Interrupt,
+    ParentDone,
     Success,
     TestClock,
     Timeout,
@@ -167,6 +168,53 @@ def test_timeout_waits_for_an_uninterruptible_effect_then_fails_with_timeout_err
     assert [type(e) for e in exit.cause.failures()] == [TimeoutError]
 
 
+def test_interrupting_a_fiber_in_timeout_stops_the_effect_and_cancels_the_timer() -> None:
+    seen: list[Interrupt] = []
+
+    @gen
+    def program() -> Do[tuple[list[float], list[float]]]:
+        started = Latch()
+        slow = started.open().and_then(Effect.never())
+        watched = slow.on_interrupt(lambda stops: Effect.sync(lambda: seen.extend(stops)))
+        fiber = yield from watched.timeout(10).fork()
+        yield from started.wait()
+        during = yield from pending_timers()
+        yield from fiber.interrupt()
+        return during, (yield from pending_timers())
+
+    assert run_sync(TestClock.provide(program())) == ([10.0], [])
+    assert [type(stop.reason) for stop in seen] == [ParentDone]
+
+
+@pytest.mark.parametrize(("inner", "outer"), [(5.0, 1.0), (1.0, 5.0)])
+def test_of_nested_timeouts_the_shorter_fires_and_no_timer_is_left(
+    inner: float, outer: float
+) -> None:
+    @gen
+    def program() -> Do[tuple[Exit[Never, TimeoutError], list[float]]]:
+        fiber = yield from Effect.never().timeout(inner).timeout(outer).fork()
+        yield from TestClock.adjust(1)
+        exit = yield from fiber.await_()
+        return exit, (yield from pending_timers())
+
+    exit, pending = run_sync(TestClock.provide(program()))
+    assert isinstance(exit, Failure)
+    assert [str(e) for e in exit.cause.failures()] == ["timed out after 1s"]
+    assert pending == []
+
+
+def test_timeout_works_inside_an_uninterruptible_region() -> None:
+    @gen
+    def program() -> Do[Exit[Never, TimeoutError]]:
+        fiber = yield from Effect.never().timeout(1).uninterruptible().exit().fork()
+        yield from TestClock.adjust(1)
+        return (yield from fiber.join())
+
+    exit = run_sync(TestClock.provide(program()))
+    assert isinstance(exit, Failure)
+    assert [type(e) for e in exit.cause.failures()] == [TimeoutError]
+
+
 def test_timeout_with_the_live_clock_fails_with_timeout_error() -> None:
     exit = run_sync_exit(Effect.never().timeout(0.01))
     assert isinstance(exit, Failure)
@@ -183,7 +231,7 @@ def test_a_timeout_racing_its_effect_to_the_same_deadline_gives_one_or_the_other
         yield from TestClock.adjust(1)
         return (yield from fiber.await_())
 
-    exit = run_seeded(TestClock.provide(program()), seed)
+    exit = run_interleaved(TestClock.provide(program()), seed)
     if isinstance(exit, Failure):
         assert [type(e) for e in exit.cause.failures()] == [TimeoutError]
     else:
@@ -356,6 +404,8 @@ def test_a_negative_or_nan_duration_is_a_value_error_at_construction(seconds: fl
         Effect.unit().timeout(seconds)
     with pytest.raises(ValueError, match="duration"):
         TestClock.adjust(seconds)
+    with pytest.raises(ValueError, match=r"TestClock\.set_time"):
+        TestClock.set_time(seconds)
 
 
 @pytest.mark.parametrize("seconds", ["1", None, True, b"1", [1]])
@@ -369,6 +419,8 @@ def test_a_duration_that_is_not_a_number_is_a_type_error_at_construction(seconds
         Effect.unit().timeout(bad)
     with pytest.raises(TypeError, match="number"):
         TestClock.adjust(bad)
+    with pytest.raises(TypeError, match="number"):
+        TestClock.set_time(bad)
 
 
 def test_the_error_for_a_bad_duration_names_the_operation() -> None:
