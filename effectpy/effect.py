@@ -11,9 +11,12 @@ each carrying an integer opcode that the fiber loop (`effectpy._core.fiber_runti
 dispatches on. Nodes are slotted and never change after construction. Every method
 here builds nodes and nothing else; no method runs anything.
 
-A few methods need classes that are themselves built on `Effect` (`Fiber`, `Schedule`,
-`Layer`...). They import them inside the method body: the one deliberate way this
-module reaches upward, so that the package has no import cycle.
+A few methods need classes that are themselves built on `Effect` (`Fiber`, `Scope`,
+`Layer`...). They reach them at call time, not at import time: the one deliberate way
+this module reaches upward, so that the package has no import cycle. The ones on hot
+paths (`Fiber` for `fork`, `Scope` for `scoped`/`acquire_release`) go through cached
+loaders (`_fiber_class`, `_scope_class`): an import statement in a method costs
+microseconds per call.
 """
 
 from __future__ import annotations

@@ -550,7 +550,7 @@ class FiberRuntime:
                 interrupted = self._interrupt_cause
                 if frame.flag and interrupted is not None:
                     self._interrupt_pending = False
-                    if not cause.is_interrupted():
+                    if type(cause) is not Interrupt and not cause.is_interrupted():
                         cause = Cause.sequential(cause, interrupted)
             elif code == op.RESTORE_REF:
                 self._restore_ref(frame)
