@@ -770,37 +770,27 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> from effectpy import Effect, run_sync
         >>> run_sync(Effect.log("starting", job="import"))
         """
-        from .log import log
-
-        return log(message, logging.INFO, **annotations)
+        return _log(message, logging.INFO, annotations)
 
     @staticmethod
     def log_debug(message: str, /, **annotations: object) -> Effect[None]:
         """`log` at DEBUG."""
-        from .log import log
-
-        return log(message, logging.DEBUG, **annotations)
+        return _log(message, logging.DEBUG, annotations)
 
     @staticmethod
     def log_info(message: str, /, **annotations: object) -> Effect[None]:
         """`log` at INFO."""
-        from .log import log
-
-        return log(message, logging.INFO, **annotations)
+        return _log(message, logging.INFO, annotations)
 
     @staticmethod
     def log_warning(message: str, /, **annotations: object) -> Effect[None]:
         """`log` at WARNING."""
-        from .log import log
-
-        return log(message, logging.WARNING, **annotations)
+        return _log(message, logging.WARNING, annotations)
 
     @staticmethod
     def log_error(message: str, /, **annotations: object) -> Effect[None]:
         """`log` at ERROR."""
-        from .log import log
-
-        return log(message, logging.ERROR, **annotations)
+        return _log(message, logging.ERROR, annotations)
 
     # -- sequencing ---------------------------------------------------------------
 
@@ -1926,6 +1916,17 @@ def _fiber_class() -> type[Fiber[Any, Any]]:
     from .fiber import Fiber
 
     return Fiber
+
+
+def _log(message: str, level: int, annotations: dict[str, object]) -> Effect[None]:
+    return _log_function()(message, level, **annotations)
+
+
+@functools.cache
+def _log_function() -> Callable[..., Effect[None]]:
+    from .log import log
+
+    return log
 
 
 @functools.cache
