@@ -23,6 +23,7 @@ import trio
 
 from effectpy import Effect, Exit, Failure, Fiber, run_sync, run_sync_exit
 from effectpy.concurrent import Queue
+from effectpy.structured import Spawned, branch, spawn
 
 from .harness import Runner, register
 
@@ -465,3 +466,45 @@ fail_fast.add_runner(
     note="999 tasks in trio.sleep_forever(), try/finally counts",
 )
 fail_fast.require("asyncio TaskGroup", 1.0)
+fail_fast.require("trio nursery", 1.0)
+
+
+# -- FailFastBranch: the same teardown as structured convergence (branch/spawn) ----------
+
+
+def _spawn_all(siblings: list[Effect[None, Boom]]) -> Effect[None, Boom, Spawned[Boom]]:
+    return Effect.for_each(siblings, spawn).as_unit()
+
+
+def fail_fast_branch_effectpy() -> int:
+    _Counter.count = 0
+    waiting: Effect[None, Boom] = Effect.never().ensuring(Effect.sync(_Counter.tick))
+    failing: Effect[None, Boom] = Effect.fail(Boom())
+    siblings = [waiting] * (SIBLINGS - 1) + [failing]
+    exit = run_sync_exit(branch(_spawn_all(siblings)))
+    if not isinstance(exit, Failure):
+        raise AssertionError(f"FailFastBranch/effectpy: expected a failure, got {exit!r:.80}")
+    return _Counter.count
+
+
+fail_fast_branch = register(
+    SUITE,
+    "FailFastBranch",
+    ops=SIBLINGS,
+    expected=SIBLINGS - 1,
+    summary="branch(spawn 999 x never().ensuring(count) and fail(Boom())): start until "
+    "branch returns, every sibling's finalizer run; result: finalizers run",
+)
+fail_fast_branch.add("effectpy", fail_fast_branch_effectpy)
+fail_fast_branch.add_async(
+    "asyncio TaskGroup",
+    fail_fast_asyncio,
+    note="the same TaskGroup teardown as in FailFast",
+)
+fail_fast_branch.add_runner(
+    "trio nursery",
+    TrioRunner(fail_fast_trio),
+    note="the same nursery teardown as in FailFast",
+)
+fail_fast_branch.require("asyncio TaskGroup", 1.0)
+fail_fast_branch.require("trio nursery", 1.0)

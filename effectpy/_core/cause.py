@@ -103,16 +103,22 @@ class Cause(Generic[E_co]):
 
     def is_failure(self) -> bool:
         """Whether the cause holds at least one typed error."""
+        if type(self) is Fail:  # a single leaf (the common case): no walk
+            return True
         return any(isinstance(leaf, Fail) for leaf in self.leaves())
 
     def is_die(self) -> bool:
         return any(isinstance(leaf, Die) for leaf in self.leaves())
 
     def is_interrupted(self) -> bool:
+        if type(self) is Interrupt:
+            return True
         return any(isinstance(leaf, Interrupt) for leaf in self.leaves())
 
     def is_interrupted_only(self) -> bool:
         """Whether the cause holds interruptions and nothing else."""
+        if type(self) is Interrupt:
+            return True
         found = False
         for leaf in self.leaves():
             if not isinstance(leaf, Interrupt):
