@@ -380,12 +380,17 @@ class _Counter:
 _checked_fail_fast_cause = False
 
 
-def fail_fast_effectpy() -> int:
-    global _checked_fail_fast_cause
+def _fail_fast_siblings() -> list[Effect[None, Boom]]:
+    """999 siblings that wait for ever and count their finalizer, and one that fails."""
     _Counter.count = 0
     waiting: Effect[None, Boom] = Effect.never().ensuring(Effect.sync(_Counter.tick))
     failing: Effect[None, Boom] = Effect.fail(Boom())
-    siblings = [waiting] * (SIBLINGS - 1) + [failing]
+    return [waiting] * (SIBLINGS - 1) + [failing]
+
+
+def fail_fast_effectpy() -> int:
+    global _checked_fail_fast_cause
+    siblings = _fail_fast_siblings()
     exit: Exit[tuple[None, ...], Boom] = run_sync_exit(
         Effect.all(*siblings, concurrency="unbounded")
     )
@@ -477,11 +482,7 @@ def _spawn_all(siblings: list[Effect[None, Boom]]) -> Effect[None, Boom, Spawned
 
 
 def fail_fast_branch_effectpy() -> int:
-    _Counter.count = 0
-    waiting: Effect[None, Boom] = Effect.never().ensuring(Effect.sync(_Counter.tick))
-    failing: Effect[None, Boom] = Effect.fail(Boom())
-    siblings = [waiting] * (SIBLINGS - 1) + [failing]
-    exit = run_sync_exit(branch(_spawn_all(siblings)))
+    exit = run_sync_exit(branch(_spawn_all(_fail_fast_siblings())))
     if not isinstance(exit, Failure):
         raise AssertionError(f"FailFastBranch/effectpy: expected a failure, got {exit!r:.80}")
     return _Counter.count
