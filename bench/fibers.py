@@ -451,27 +451,31 @@ async def fail_fast_trio() -> int:
     return _Counter.count
 
 
-fail_fast = register(
-    SUITE,
+def _register_fail_fast(name: str, effectpy: Callable[[], int], summary: str) -> None:
+    """FailFast and FailFastBranch share their peers and their bars: at least as
+    prompt as asyncio's TaskGroup and trio's nursery tearing down the same siblings."""
+    benchmark = register(SUITE, name, ops=SIBLINGS, expected=SIBLINGS - 1, summary=summary)
+    benchmark.add("effectpy", effectpy)
+    benchmark.add_async(
+        "asyncio TaskGroup",
+        fail_fast_asyncio,
+        note="999 tasks await a future that never completes, try/finally counts",
+    )
+    benchmark.add_runner(
+        "trio nursery",
+        TrioRunner(fail_fast_trio),
+        note="999 tasks in trio.sleep_forever(), try/finally counts",
+    )
+    benchmark.require("asyncio TaskGroup", 1.0)
+    benchmark.require("trio nursery", 1.0)
+
+
+_register_fail_fast(
     "FailFast",
-    ops=SIBLINGS,
-    expected=SIBLINGS - 1,
-    summary="Effect.all(999 x never().ensuring(count), fail(Boom()), concurrency="
-    '"unbounded"): start to the last finalizer; result: finalizers run',
+    fail_fast_effectpy,
+    'Effect.all(999 x never().ensuring(count), fail(Boom()), concurrency="unbounded"): '
+    "start to the last finalizer; result: finalizers run",
 )
-fail_fast.add("effectpy", fail_fast_effectpy)
-fail_fast.add_async(
-    "asyncio TaskGroup",
-    fail_fast_asyncio,
-    note="999 tasks await a future that never completes, try/finally counts",
-)
-fail_fast.add_runner(
-    "trio nursery",
-    TrioRunner(fail_fast_trio),
-    note="999 tasks in trio.sleep_forever(), try/finally counts",
-)
-fail_fast.require("asyncio TaskGroup", 1.0)
-fail_fast.require("trio nursery", 1.0)
 
 
 # -- FailFastBranch: the same teardown as structured convergence (branch/spawn) ----------
@@ -488,24 +492,9 @@ def fail_fast_branch_effectpy() -> int:
     return _Counter.count
 
 
-fail_fast_branch = register(
-    SUITE,
+_register_fail_fast(
     "FailFastBranch",
-    ops=SIBLINGS,
-    expected=SIBLINGS - 1,
-    summary="branch(spawn 999 x never().ensuring(count) and fail(Boom())): start until "
+    fail_fast_branch_effectpy,
+    "branch(spawn 999 x never().ensuring(count) and fail(Boom())): start until "
     "branch returns, every sibling's finalizer run; result: finalizers run",
 )
-fail_fast_branch.add("effectpy", fail_fast_branch_effectpy)
-fail_fast_branch.add_async(
-    "asyncio TaskGroup",
-    fail_fast_asyncio,
-    note="the same TaskGroup teardown as in FailFast",
-)
-fail_fast_branch.add_runner(
-    "trio nursery",
-    TrioRunner(fail_fast_trio),
-    note="the same nursery teardown as in FailFast",
-)
-fail_fast_branch.require("asyncio TaskGroup", 1.0)
-fail_fast_branch.require("trio nursery", 1.0)

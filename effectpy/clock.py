@@ -19,12 +19,12 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from typing import Any, Final, TypeVar, final
+from typing import Final, TypeVar, final
 
 from ._core.clock import CURRENT_CLOCK, LIVE_CLOCK, ClockService, check_duration
 from ._core.fiber_runtime import FiberRuntime
 from ._core.scheduler import Timer, TimerHandle
-from .effect import Effect
+from .effect import Effect, _now
 from .effect import _locally as locally
 from .effect import _with_fiber as with_fiber
 
@@ -53,7 +53,7 @@ class Clock:
         >>> run_sync(TestClock.provide(Clock.now()))
         0.0
         """
-        return with_fiber(lambda fiber: Effect.succeed(_clock_of(fiber).now()))
+        return _now()
 
     @staticmethod
     def sleep(seconds: float) -> Effect[None]:
@@ -202,11 +202,6 @@ def _settle(rounds: int = _SETTLE_ROUNDS) -> Effect[None]:
         return Effect.unit()
 
     return with_fiber(check)
-
-
-def _clock_of(fiber: FiberRuntime) -> ClockService:
-    clock: Any = fiber.get_ref(CURRENT_CLOCK)
-    return clock  # type: ignore[no-any-return]
 
 
 def _test_clock_of(fiber: FiberRuntime) -> TestClock:

@@ -572,8 +572,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         (1, 'two')
         """
         for effect in effects:
-            if not isinstance(effect, Effect):
-                raise TypeError(f"Effect.all expects effects, got {type(effect).__name__}")
+            _require_effect(effect, "Effect.all")
         limit = _concurrency_limit(concurrency, "Effect.all")
         if limit == 0:
             return _Map(_sequence(effects, _identity), tuple)
@@ -1884,13 +1883,9 @@ _UNIT: Effect[None] = _Succeed(None)
 _YIELD: Effect[None] = _Yield()
 _NEVER: Effect[Never] = _Async(lambda resume: None)
 _INTERRUPT_SELF: Effect[Never] = _WithFiber(
-    lambda fiber: _FailCause(Cause.interrupt(fiber.id, _manual()))
+    lambda fiber: _FailCause(Cause.interrupt(fiber.id, Manual()))
 )
 _NO_ERROR: Any = object()
-
-
-def _manual() -> Any:
-    return Manual()
 
 
 def _sleep_on(fiber: FiberRuntime, seconds: float) -> Effect[None]:

@@ -26,7 +26,7 @@ from ._core.scheduler import (
     SyncScheduler,
     live_fiber_count,
 )
-from .effect import Effect
+from .effect import Effect, _require_effect
 from .fiber import Fiber
 
 A = TypeVar("A")
@@ -66,7 +66,7 @@ class Runtime:
     def run_sync_exit(self, effect: Effect[A, E, Never]) -> Exit[A, E]:
         """Run `effect` on this thread until it ends; return its `Exit`. Never raises
         for a failure of the effect."""
-        _check_effect(effect, "run_sync_exit")
+        _require_effect(effect, "run_sync_exit")
         _refuse_inside_event_loop()
         scheduler = SyncScheduler(budget=self.budget, seed=self.seed)
         root = FiberRuntime(scheduler)
@@ -94,7 +94,7 @@ class Runtime:
         Cancelling the awaiting task interrupts the effect (reason `Shutdown`), waits
         for its finalizers, then re-raises `CancelledError`.
         """
-        _check_effect(effect, "run_async_exit")
+        _require_effect(effect, "run_async_exit")
         loop = asyncio.get_running_loop()
         scheduler = AsyncioScheduler(loop, budget=self.budget, seed=self.seed)
         root = FiberRuntime(scheduler)
@@ -128,7 +128,7 @@ class Runtime:
         with `run_sync(fiber.join())` (from any thread) or stop it with
         `run_sync(fiber.interrupt())`.
         """
-        _check_effect(effect, "run_fork")
+        _require_effect(effect, "run_fork")
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -273,11 +273,6 @@ def run_fork(effect: Effect[A, E, Never]) -> Fiber[A, E]:
     'background work'
     """
     return _DEFAULT.run_fork(effect)
-
-
-def _check_effect(effect: object, runner: str) -> None:
-    if not isinstance(effect, Effect):
-        raise TypeError(f"{runner} expects an Effect, got {type(effect).__name__}")
 
 
 def _refuse_inside_event_loop() -> None:

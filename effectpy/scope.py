@@ -368,7 +368,7 @@ def _current_scope(fiber: FiberRuntime) -> Scope:
 
 
 def _scope_context(scope: Scope) -> Context[Scope]:
-    return Context({Scope: scope})
+    return Context._owning({Scope: scope})
 
 
 def _interrupt_for_scope(fiber: Fiber[Any, Any], name: str | None) -> Effect[None]:

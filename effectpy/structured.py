@@ -36,7 +36,7 @@ from typing import Any, Generic, Never, TypeVar, final, overload
 
 from ._core.branch import CURRENT_BRANCH, BranchRun
 from ._core.fiber_runtime import FiberRuntime
-from .effect import Effect
+from .effect import Effect, _require_effect
 from .effect import _with_fiber as with_fiber
 from .fiber import Fiber
 
@@ -105,8 +105,7 @@ def branch(
     >>> run_sync_exit(branch(failing.and_then(never_logged))).cause.failures()
     ['email provider failed']
     """
-    if not isinstance(entry, Effect):
-        raise TypeError(f"branch expects an Effect, got {type(entry).__name__}")
+    _require_effect(entry, "branch")
     if concurrency is not None and (
         isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
     ):

@@ -478,7 +478,7 @@ class FiberRuntime:
                         cur = cur.effect
                         continue
                     elif code == FORK:
-                        value = self._fork(cur.effect, cur.daemon)
+                        value = self.fork_child(cur.effect, cur.daemon)
                     elif code == YIELD:
                         self._cur = _UNIT_NODE
                         self.scheduler.schedule(self)
@@ -550,7 +550,7 @@ class FiberRuntime:
                 interrupted = self._interrupt_cause
                 if frame.flag and interrupted is not None:
                     self._interrupt_pending = False
-                    if type(cause) is not Interrupt and not cause.is_interrupted():
+                    if not cause.is_interrupted():
                         cause = Cause.sequential(cause, interrupted)
             elif code == op.RESTORE_REF:
                 self._restore_ref(frame)
@@ -657,13 +657,6 @@ class FiberRuntime:
         )
         if not daemon:
             self.children[child] = None
-        return child
-
-    def _fork(self, effect: object, daemon: bool) -> FiberRuntime:
-        child = FiberRuntime(self.scheduler, None if daemon else self, dict(self.refs))
-        if not daemon:
-            self.children[child] = None
-        child.start(effect)
         return child
 
     def _shutdown(self, exc: BaseException) -> Any:

@@ -112,10 +112,6 @@ class Scheduler:
     def on_scheduler_thread(self) -> bool:
         return threading.get_ident() == self.thread_id
 
-    def now(self) -> float:
-        """Monotonic seconds, the clock timers are measured against."""
-        return time.monotonic()
-
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
         raise NotImplementedError
 
@@ -263,9 +259,6 @@ class AsyncioScheduler(Scheduler):
             # More work: give the asyncio loop a turn first, then continue.
             self._drain_pending = True
             self.loop.call_soon(self._drain_soon)
-
-    def now(self) -> float:
-        return self.loop.time()
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
         return self.loop.call_later(max(delay, 0.0), callback)
