@@ -642,9 +642,11 @@ class Effect(Generic[A_co, E_co, R_co]):
         close file
         'FILE'
         """
-        scope_class = _scope_class()
-
-        return scope_class.make().flat_map(lambda scope: scope.use(effect))
+        _require_effect(effect, "Effect.scoped")
+        node = _new(_Scoped)
+        node.effect = effect
+        node.scope_class, node.strategy = _scoped_defaults()
+        return node
 
     @staticmethod
     def acquire_release(
@@ -661,14 +663,11 @@ class Effect(Generic[A_co, E_co, R_co]):
         release conn Success(value='conn')
         'conn'
         """
-        scope_class = _scope_class()
-
-        def with_scope(scope: Scope) -> Effect[A, E, R | R2]:
-            return acquire.tap(
-                lambda resource: scope.add_finalizer_exit(lambda exit: release(resource, exit))
-            ).uninterruptible()
-
-        return scope_class.get().flat_map(with_scope)
+        _require_effect(acquire, "Effect.acquire_release")
+        node = _new(_AcquireRelease)
+        node.acquire = acquire
+        node.release = release
+        return node
 
     @staticmethod
     def acquire_use_release(
@@ -687,15 +686,12 @@ class Effect(Generic[A_co, E_co, R_co]):
         released
         6
         """
-
-        def body(restore: Restore) -> Effect[B, E | E2, R | R2 | R3]:
-            return acquire.flat_map(
-                lambda resource: restore(Effect.suspend(lambda: use(resource))).on_exit(
-                    lambda exit: release(resource, exit)
-                )
-            )
-
-        return Effect.uninterruptible_mask(body)
+        _require_effect(acquire, "Effect.acquire_use_release")
+        node = _new(_Bracket)
+        node.acquire = acquire
+        node.use = use
+        node.release = release
+        return node
 
     @staticmethod
     def add_finalizer(
@@ -835,8 +831,10 @@ class Effect(Generic[A_co, E_co, R_co]):
         'next'
         """
         if isinstance(that, Effect):
-            effect = that
-            return _FlatMap(self, lambda _: effect)
+            node = _new(_Then)
+            node.first = self
+            node.second = that
+            return node
         if callable(that):
             return _FlatMap(self, that)
         raise TypeError(f"and_then expects an Effect or a function, got {type(that).__name__}")
@@ -1184,7 +1182,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         'later'
         """
         duration = check_duration(seconds, "delay")
-        return _FlatMap(_WithFiber(lambda fiber: _sleep_on(fiber, duration)), lambda _: self)
+        return _Then(_WithFiber(lambda fiber: _sleep_on(fiber, duration)), self)
 
     def timeout(self, seconds: float) -> Effect[A_co, E_co | TimeoutError, R_co]:
         """Fail with `TimeoutError` if this effect takes longer than `seconds`; it runs
@@ -1786,6 +1784,15 @@ class _FlatMap(Effect[Any, Any, Any]):
         self.k = k
 
 
+class _Then(Effect[Any, Any, Any]):
+    __slots__ = ("first", "second")
+    _op = op.THEN
+
+    def __init__(self, first: Effect[Any, Any, Any], second: Effect[Any, Any, Any]) -> None:
+        self.first = first
+        self.second = second
+
+
 class _Map(Effect[Any, Any, Any]):
     __slots__ = ("f", "first")
     _op = op.MAP
@@ -1856,6 +1863,54 @@ class _WithFiber(Effect[Any, Any, Any]):
 
     def __init__(self, f: Callable[[FiberRuntime], object]) -> None:
         self.f = f
+
+
+class _Scoped(Effect[Any, Any, Any]):
+    """`Effect.scoped`: the loop opens a sequential scope of class `scope_class`, runs
+    `effect` in it and closes it with the effect's exit."""
+
+    __slots__ = ("effect", "scope_class", "strategy")
+    _op = op.SCOPED
+    effect: Effect[Any, Any, Any]
+    scope_class: type[Scope]
+    strategy: object
+
+
+class _AcquireRelease(Effect[Any, Any, Any]):
+    __slots__ = ("acquire", "release")
+    _op = op.ACQUIRE_RELEASE
+    acquire: Effect[Any, Any, Any]
+    release: Callable[[Any, Exit[Any, Any]], Effect[Any, Any, Any]]
+
+
+class _Bracket(Effect[Any, Any, Any]):
+    __slots__ = ("acquire", "release", "use")
+    _op = op.BRACKET
+    acquire: Effect[Any, Any, Any]
+    use: Callable[[Any], Effect[Any, Any, Any]]
+    release: Callable[[Any, Exit[Any, Any]], Effect[Any, Any, Any]]
+
+
+class _AddFinalizer(Effect[Any, Any, Any]):
+    """`scope.add_finalizer...`: one atomic step (run at once if the scope is closed)."""
+
+    __slots__ = ("entry", "scope")
+    _op = op.ADD_FINALIZER
+
+    def __init__(self, scope: Scope, entry: object) -> None:
+        self.scope = scope
+        self.entry = entry
+
+
+class _CloseScope(Effect[Any, Any, Any]):
+    """`scope.close(exit)`: the loop runs the finalizers (once, uninterruptibly)."""
+
+    __slots__ = ("scope", "scope_exit")
+    _op = op.CLOSE_SCOPE
+
+    def __init__(self, scope: Scope, exit: Exit[Any, Any]) -> None:
+        self.scope = scope
+        self.scope_exit = exit
 
 
 class _Locally(Effect[Any, Any, Any]):
@@ -1931,6 +1986,14 @@ def _scope_class() -> type[Scope]:
     return Scope
 
 
+@functools.cache
+def _scoped_defaults() -> tuple[type[Scope], object]:
+    """The class and strategy of the scopes `Effect.scoped` opens."""
+    from .scope import CloseableScope, ExecutionStrategy
+
+    return CloseableScope, ExecutionStrategy.sequential
+
+
 def _concurrency_limit(concurrency: object, what: str) -> int | None:
     """0 for sequential, None for unbounded, else the limit."""
     if concurrency is None:
@@ -1988,7 +2051,7 @@ def _now() -> Effect[float]:
 
 
 def _with_tap(tap: Effect[Any, Any, Any] | None, then: Effect[A, E, R]) -> Effect[A, E, R]:
-    return then if tap is None else _FlatMap(tap, lambda _: then)
+    return then if tap is None else _Then(tap, then)
 
 
 def _retry_policy(schedule: Any, times: int | None, while_: Any) -> Any:

@@ -20,18 +20,16 @@ first added, last run
 from __future__ import annotations
 
 import functools
-import itertools
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Never, TypeVar, final, overload
 
+from ._core import scope as core
 from ._core.cause import Cause
 from ._core.exit import Exit, Failure
-from ._core.fiber_runtime import FiberRuntime
+from ._core.fiber_runtime import CURRENT_SCOPE, NO_SCOPE, FiberRuntime
 from ._core.ids import ScopeClosed
-from .context import _CURRENT_CONTEXT, Context, _current_context
-from .effect import Effect
+from .effect import Effect, _AddFinalizer, _CloseScope, _require_effect
 from .effect import _locally as locally
 from .effect import _with_fiber as with_fiber
 from .fiber import Fiber
@@ -77,45 +75,28 @@ class ExecutionStrategy:
 ExecutionStrategy.sequential = ExecutionStrategy("sequential")
 ExecutionStrategy.parallel = ExecutionStrategy("parallel")
 
-_keys = itertools.count()
-_open_scopes: weakref.WeakSet[Scope] = weakref.WeakSet()
-"""Every scope not yet garbage-collected (closed ones are skipped by debug_tree)."""
+_keys = core.keys
 
 
-def _open_scopes_now() -> list[Scope]:
-    """Library-internal: the scopes that are still open."""
-    return [scope for scope in list(_open_scopes) if not scope.is_closed()]
+def _open_scopes_now(fibers: list[FiberRuntime]) -> list[Scope]:
+    """Library-internal: the scopes that are still open (the `Effect.scoped` ones on
+    the stacks of `fibers`, and every other one)."""
+    return [scope for scope in core.open_scopes(fibers) if isinstance(scope, Scope)]
 
 
-class Scope:
+class Scope(core.ScopeState):
     """A place to register finalizers. `Scope` in an effect's `R` means the effect
     needs one (it acquired something that must be released); `Effect.scoped` or
     `scope.extend`/`scope.use` provides it.
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_created",
-        "_exit",
-        "_fibers",
-        "_finalizers",
-        "_name",
-        "_owner",
-        "_parent_entry",
-        "strategy",
-    )
+    __slots__ = ()
+
+    strategy: ExecutionStrategy
 
     def __init__(self, strategy: ExecutionStrategy, name: str | None = None) -> None:
         _check_strategy(strategy)
-        self.strategy = strategy
-        self._name = name
-        self._finalizers: dict[int, Finalizer] = {}
-        self._exit: Exit[Any, Any] | None = None
-        self._parent_entry: tuple[Scope, int] | None = None
-        self._owner: FiberRuntime | None = None  # the fiber that made it (for debug_tree)
-        self._fibers: dict[int, FiberRuntime] = {}  # fibers it owns (fork_in/fork_scoped)
-        self._created = next(_keys)  # creation order, for a stable debug_tree
-        _open_scopes.add(self)
+        core.init_scope(self, strategy, name, strategy.kind == "sequential")
 
     def __repr__(self) -> str:
         state = "closed" if self._exit is not None else f"{len(self._finalizers)} finalizers"
@@ -152,7 +133,7 @@ class Scope:
         >>> run_sync(Effect.scoped(Scope.get().map(lambda s: s.is_closed())))
         False
         """
-        return with_fiber(lambda fiber: Effect.succeed(_current_scope(fiber)))
+        return _GET
 
     @property
     def name(self) -> str | None:
@@ -169,7 +150,8 @@ class Scope:
 
     def add_finalizer(self, finalizer: Effect[Any, Never, R]) -> Effect[None, Never, R]:
         """Run `finalizer` when the scope closes (at once if it is closed already)."""
-        return self.add_finalizer_exit(lambda _: finalizer)
+        _require_effect(finalizer, "add_finalizer")
+        return _AddFinalizer(self, (None, finalizer))
 
     def add_finalizer_exit(
         self, finalizer: Callable[[Exit[Any, Any]], Effect[Any, Never, R]]
@@ -183,16 +165,13 @@ class Scope:
         >>> run_sync(Scope.make().flat_map(program))
         closed with Failure(cause=Fail(error='boom'))
         """
+        return _AddFinalizer(self, finalizer)
 
-        def add() -> Effect[None, Never, R]:
-            # One atomic step (nothing can interrupt a thunk); only a finalizer that
-            # must run at once, the scope being closed, needs shielding.
-            if self._exit is not None:
-                return finalizer(self._exit).as_unit().uninterruptible()
-            self._finalizers[next(_keys)] = finalizer
-            return _UNIT
-
-        return Effect.suspend(add)
+    def run_in_parallel(
+        self, finalizers: list[core.Finalizer], exit: Exit[Any, Any]
+    ) -> Effect[None]:
+        """Library-internal: the effect that runs a closing parallel scope's finalizers."""
+        return _run_in_parallel(finalizers, exit, self.strategy.limit)
 
     # -- child scopes, extend, use ---------------------------------------------------
 
@@ -241,11 +220,7 @@ class Scope:
         still in use
         released
         """
-        return with_fiber(
-            lambda fiber: locally(
-                _CURRENT_CONTEXT, _current_context(fiber).merge(_scope_context(self)), effect
-            )
-        )
+        return locally(CURRENT_SCOPE, self, effect)
 
     # -- fibers ----------------------------------------------------------------------
 
@@ -286,20 +261,7 @@ class CloseableScope(Scope):
         True
         """
 
-        def close() -> Effect[None]:
-            if self._exit is not None:
-                return Effect.unit()
-            self._exit = exit
-            if self._parent_entry is not None:
-                parent, key = self._parent_entry
-                parent._finalizers.pop(key, None)
-                self._parent_entry = None
-            finalizers = list(reversed(self._finalizers.values()))
-            self._finalizers.clear()
-            self._fibers.clear()
-            return _run_finalizers(finalizers, exit, self.strategy)
-
-        return Effect.suspend(close).uninterruptible()
+        return _CloseScope(self, exit)
 
     @overload
     def use(self, effect: Effect[A, E, Scope]) -> Effect[A, E, Never]: ...
@@ -322,20 +284,13 @@ def _check_strategy(strategy: object) -> None:
         raise TypeError(f"a scope needs an ExecutionStrategy, got {strategy!r}")
 
 
-def _run_finalizers(
-    finalizers: list[Finalizer], exit: Exit[Any, Any], strategy: ExecutionStrategy
+def _run_in_parallel(
+    finalizers: list[core.Finalizer], exit: Exit[Any, Any], limit: int | None
 ) -> Effect[None]:
-    """Run every finalizer, in the order given; fail with their combined causes if any
-    failed. Each gets the scope's exit, whatever the others did."""
-    if strategy.kind == "sequential":
-        # Exactly what nested `on_exit` does: each runs after the one before,
-        # uninterruptibly, and failures combine with Cause.sequential.
-        chain: Effect[None] = _UNIT
-        for finalizer in finalizers:
-            chain = chain.on_exit(_with_exit(finalizer, exit))
-        return chain
-    runs = [Effect.suspend(functools.partial(f, exit)).exit() for f in finalizers]
-    limit: Any = "unbounded" if strategy.limit is None else strategy.limit
+    """Run every finalizer at once (at most `limit` at a time); fail with their causes
+    combined by `Cause.parallel` if any failed. Each gets the scope's exit."""
+    runs = [Effect.suspend(functools.partial(core.finalize, f, exit)).exit() for f in finalizers]
+    concurrency: Any = "unbounded" if limit is None else limit
 
     def report(results: list[Exit[Any, Any]]) -> Effect[None]:
         cause: Cause[Any] = Cause.empty()
@@ -344,12 +299,7 @@ def _run_finalizers(
                 cause = Cause.parallel(cause, result.cause)
         return _UNIT if cause.is_empty() else Effect.fail_cause(cause)
 
-    return Effect.for_each(runs, lambda run: run, concurrency=limit).flat_map(report)
-
-
-def _with_exit(finalizer: Finalizer, exit: Exit[Any, Any]) -> Finalizer:
-    """`finalizer`, given the scope's exit rather than that of the finalizer before."""
-    return lambda _previous: finalizer(exit)
+    return Effect.for_each(runs, lambda run: run, concurrency=concurrency).flat_map(report)
 
 
 _UNIT: Effect[None] = Effect.unit()
@@ -357,18 +307,14 @@ _UNIT: Effect[None] = Effect.unit()
 
 def _current_scope(fiber: FiberRuntime) -> Scope:
     """Library-internal: the running fiber's scope (a defect if it has none)."""
-    context = _current_context(fiber)
-    if Scope not in context:
-        raise LookupError(
-            "no Scope: run this effect inside Effect.scoped(...) or scope.extend(...)"
-        )
-    scope = context.unsafe_get(Scope)
+    scope = fiber.get_ref(CURRENT_SCOPE)
+    if scope is None:
+        raise LookupError(NO_SCOPE)
     assert isinstance(scope, Scope)
     return scope
 
 
-def _scope_context(scope: Scope) -> Context[Scope]:
-    return Context._owning({Scope: scope})
+_GET: Effect[Scope, Never, Scope] = with_fiber(lambda fiber: Effect.succeed(_current_scope(fiber)))
 
 
 def _interrupt_for_scope(fiber: Fiber[Any, Any], name: str | None) -> Effect[None]:

@@ -68,25 +68,33 @@ from .cause import Cause, Die, Interrupt
 from .exit import Exit, Failure, Success
 from .ids import FiberId, InterruptReason, ParentDone, Shutdown, next_fiber_number
 from .opcodes import (  # bare names: one cached global load each in the loop
+    ACQUIRE_RELEASE,
+    ADD_FINALIZER,
     ASYNC,
     FAIL,
+    FINALIZING,
     FLAT_MAP,
     FOLD,
     FORK,
     LOCALLY,
     MAP,
     ON_EXIT,
+    RESTORE_REF,
     RESULT,
     RETHROW,
     REVERT_INTERRUPTIBLE,
+    SCOPE_EXIT,
+    SCOPED,
     SET_INTERRUPTIBLE,
     SUCCEED,
     SUSPEND,
     SYNC,
+    THEN,
     WITH_FIBER,
     YIELD,
 )
 from .scheduler import Scheduler
+from .scope import Finalizer, begin_close, finalize, keys, loop_scope
 
 RUNNING: Final = 0
 """In the scheduler's ready queue, or evaluating."""
@@ -117,6 +125,8 @@ class FiberRef:
 
 
 _MISSING: Final = object()
+_new = object.__new__
+_set_success_value: Final[Callable[[Any, Any], None]] = vars(Success)["value"].__set__
 
 
 # -- nodes the loop makes for itself (never seen by user code) ------------------------
@@ -222,9 +232,49 @@ class _RestoreRef:
         self.old = old
 
 
+CURRENT_SCOPE: Final = FiberRef(None, "scope")
+"""The scope `Effect.acquire_release` and `Scope.get()` use: set by `Effect.scoped` and
+`scope.extend`, inherited by forked fibers."""
+
+NO_SCOPE: Final = "no Scope: run this effect inside Effect.scoped(...) or scope.extend(...)"
+
+
+class _Finalizing:
+    """Runs a closing scope's finalizers one by one (sequential strategy), each given
+    `exit`; failures are collected in `cause`. Then the fiber goes on as `then` says:
+    with its value, or failing with its cause followed by the finalizers' ones."""
+
+    __slots__ = ("cause", "exit", "finalizers", "index", "then")
+    _op: Final = op.FINALIZING
+
+    def __init__(
+        self, finalizers: list[Finalizer], exit: Exit[Any, Any], then: Exit[Any, Any]
+    ) -> None:
+        self.finalizers = finalizers
+        self.index = 0
+        self.exit = exit
+        self.then = then
+        self.cause: Cause[Any] | None = None
+
+
+class _Release:
+    """An `ON_EXIT` frame that calls `release(resource, exit)`."""
+
+    __slots__ = ("release", "resource")
+    _op: Final = op.ON_EXIT
+
+    def __init__(self, release: Callable[[Any, Exit[Any, Any]], Any], resource: object) -> None:
+        self.release = release
+        self.resource = resource
+
+    def f(self, exit: Exit[Any, Any]) -> Any:
+        return self.release(self.resource, exit)
+
+
 _REVERT_TO_INTERRUPTIBLE: Final = _RevertInterruptible(True)
 _REVERT_TO_UNINTERRUPTIBLE: Final = _RevertInterruptible(False)
 _UNIT_NODE: Final = _SucceedNode(None)
+_UNIT_EXIT: Final = Success(None)
 
 
 class Resume:
@@ -431,6 +481,46 @@ class FiberRuntime:
                     elif code == SYNC:
                         fn = cur.thunk
                         value = fn()
+                    elif code == THEN:
+                        first = cur.first
+                        if first._op == SUCCEED:
+                            cur = cur.second
+                            continue
+                        stack.append(cur)
+                        cur = first
+                        continue
+                    elif code >= SCOPED:  # scopes and resources
+                        if code == SCOPED:
+                            refs = self.refs
+                            scope: Any = loop_scope(cur.scope_class, cur.strategy, self)
+                            scope._outer = refs.get(CURRENT_SCOPE)
+                            refs[CURRENT_SCOPE] = scope
+                            stack.append(scope)  # a scope is its own SCOPE_EXIT frame
+                            cur = cur.effect
+                            continue
+                        if code == ACQUIRE_RELEASE:
+                            scope = self.refs.get(CURRENT_SCOPE)
+                            if scope is None:
+                                raise LookupError(NO_SCOPE)
+                            first = cur.acquire
+                            if first._op != SYNC or scope._exit is not None:
+                                # the node is its own frame, above the way back
+                                if self._interruptible:
+                                    stack.append(_REVERT_TO_INTERRUPTIBLE)
+                                    self._interruptible = False
+                                stack.append(cur)
+                                cur = first
+                                continue
+                            # A sync acquire is one atomic step: no region to enter.
+                            fn = first.thunk
+                            value = fn()
+                            scope._finalizers[next(keys)] = (cur.release, value)
+                        elif code == ADD_FINALIZER and cur.scope._exit is None:
+                            cur.scope._finalizers[next(keys)] = cur.entry
+                            value = None
+                        else:
+                            cur = self._special(cur, code)
+                            continue
                     elif code == FAIL:
                         handler = self._unwind(cur.cause)
                         if handler is None:
@@ -489,7 +579,9 @@ class FiberRuntime:
                     # A value is ready: feed it to the frames on the stack.
                     while True:
                         if not stack:
-                            self._effect_done(Success(value))
+                            exit = _new(Success)
+                            _set_success_value(exit, value)
+                            self._effect_done(exit)
                             return
                         frame = stack.pop()
                         code = frame._op
@@ -500,10 +592,55 @@ class FiberRuntime:
                         if code == MAP:
                             fn = frame.f
                             value = fn(value)
+                        elif code == THEN:
+                            cur = frame.second
+                            break
                         elif code == FOLD:
                             fn = frame.on_success
                             if fn is not None:
                                 cur = fn(value)
+                                break
+                        elif code == ON_EXIT:
+                            exit = _new(Success)
+                            _set_success_value(exit, value)
+                            fn = frame.f
+                            cur = fn(exit)
+                            if cur._op == SYNC:  # atomic: no region to enter
+                                fn = cur.thunk
+                                fn()
+                                continue
+                            self._enter_finalizer(_ResultFrame(value))
+                            break
+                        elif code == SCOPE_EXIT:  # an `Effect.scoped` body succeeded
+                            self.refs[CURRENT_SCOPE] = frame._outer
+                            exit = _new(Success)
+                            _set_success_value(exit, value)
+                            if not frame._finalizers and frame._exit is None:
+                                frame._exit = exit  # closed, with nothing to run
+                                continue
+                            finalizers = begin_close(frame, exit)
+                            if finalizers:  # run them uninterruptibly, then go on
+                                if len(finalizers) == 1:  # as `on_exit` does
+                                    cur = finalize(finalizers[0], exit)
+                                    if cur._op == SYNC:  # atomic: no region to enter
+                                        fn = cur.thunk
+                                        fn()
+                                        continue
+                                    self._enter_finalizer(_ResultFrame(value))
+                                else:
+                                    if self._interruptible:
+                                        stack.append(_REVERT_TO_INTERRUPTIBLE)
+                                        self._interruptible = False
+                                    cur = self._finalize_next(_Finalizing(finalizers, exit, exit))
+                                break
+                        elif code == ACQUIRE_RELEASE:  # acquired: register the release
+                            scope = self.refs[CURRENT_SCOPE]
+                            if scope._exit is None:
+                                scope._finalizers[next(keys)] = (frame.release, value)
+                            else:  # closed meanwhile (by another fiber): release now
+                                stack.append(_ResultFrame(value))
+                                fn = frame.release
+                                cur = fn(value, scope._exit)
                                 break
                         elif code == REVERT_INTERRUPTIBLE:
                             self._interruptible = frame.flag
@@ -511,18 +648,20 @@ class FiberRuntime:
                                 self._interrupt_pending = False
                                 cur = _FailNode(self._interrupt_cause)
                                 break
-                        elif code == ON_EXIT:
-                            self._enter_finalizer(_ResultFrame(value))
-                            fn = frame.f
-                            cur = fn(Success(value))
-                            break
                         elif code == RESULT:
                             value = frame.value
+                        elif code == FINALIZING:  # the next finalizers of a closing scope
+                            cur = self._finalize_next(frame)
+                            break
                         elif code == RETHROW:
                             cur = _FailNode(frame.cause)
                             break
-                        else:
+                        elif code == RESTORE_REF:
                             self._restore_ref(frame)
+                        else:  # BRACKET: acquired; use, then release
+                            fn = frame.use
+                            cur = self._bracket_acquired(frame, value)
+                            break
             except (KeyboardInterrupt, SystemExit) as exc:
                 cur = self._shutdown(exc)
             except BaseException as exc:
@@ -546,16 +685,136 @@ class FiberRuntime:
             elif code == op.RETHROW:  # the finalizer itself failed: both causes stay
                 cause = Cause.sequential(frame.cause, cause)
             elif code == op.REVERT_INTERRUPTIBLE:
-                self._interruptible = frame.flag
-                interrupted = self._interrupt_cause
-                if frame.flag and interrupted is not None:
-                    self._interrupt_pending = False
-                    if not cause.is_interrupted():
-                        cause = Cause.sequential(cause, interrupted)
+                cause = self._revert_failing(frame.flag, cause)
             elif code == op.RESTORE_REF:
                 self._restore_ref(frame)
+            elif code == op.SCOPE_EXIT:
+                self.refs[CURRENT_SCOPE] = frame._outer
+                exit = Failure(cause)
+                finalizers = begin_close(frame, exit)
+                if finalizers:
+                    return self._finalize_next, self._finalizing(finalizers, exit, exit)
+            elif code == op.FINALIZING:  # a finalizer failed: keep its cause, go on
+                before = frame.cause
+                frame.cause = cause if before is None else Cause.sequential(before, cause)
+                return self._finalize_next, frame
         self._effect_done(Failure(cause))
         return None
+
+    def _revert_failing(self, flag: bool, cause: Cause[Any]) -> Cause[Any]:
+        """Unwinding out of an (un)interruptible region: restore `flag`; an
+        interruption that waited for the region's end joins the cause."""
+        self._interruptible = flag
+        interrupted = self._interrupt_cause
+        if flag and interrupted is not None:
+            self._interrupt_pending = False
+            if not cause.is_interrupted():
+                cause = Cause.sequential(cause, interrupted)
+        return cause
+
+    def _revert_succeeding(self, flag: bool) -> Any:
+        """Leaving an (un)interruptible region with a value: restore `flag`; the
+        effect to go on with if an interruption waited for the region's end."""
+        self._interruptible = flag
+        if flag and self._interrupt_cause is not None:
+            self._interrupt_pending = False
+            return _FailNode(self._interrupt_cause)
+        return None
+
+    # -- scopes and resources ----------------------------------------------------------
+
+    def _special(self, cur: Any, code: int) -> Any:
+        """Evaluate a resource node the loop does not inline: push its frame, return
+        the effect to evaluate next."""
+        stack = self._stack
+        if code == op.BRACKET:  # the node is its own frame, above the way back
+            if self._interruptible:
+                stack.append(_REVERT_TO_INTERRUPTIBLE)
+                self._interruptible = False
+            else:
+                stack.append(_REVERT_TO_UNINTERRUPTIBLE)
+            stack.append(cur)
+            return cur.acquire
+        if code == op.ADD_FINALIZER:  # to a closed scope: run it now
+            self._enter_finalizer(_ResultFrame(None))
+            return finalize(cur.entry, cur.scope._exit)
+        if code == op.CLOSE_SCOPE:
+            scope = cur.scope
+            exit = cur.scope_exit
+            finalizers = begin_close(scope, exit)
+            if not finalizers:
+                return _UNIT_NODE
+            if scope._sequential:
+                return self._finalize_next(self._finalizing(finalizers, exit, _UNIT_EXIT))
+            return _UninterruptibleNode(scope.run_in_parallel(finalizers, exit))
+        raise TypeError(f"{type(cur).__name__} {_short(cur)} is not an Effect")
+
+    def _finalizing(
+        self, finalizers: list[Finalizer], exit: Exit[Any, Any], then: Exit[Any, Any]
+    ) -> _Finalizing:
+        """Start running `finalizers`: uninterruptibly, whatever the fiber was."""
+        if self._interruptible:
+            self._stack.append(_REVERT_TO_INTERRUPTIBLE)
+            self._interruptible = False
+        return _Finalizing(finalizers, exit, then)
+
+    def _finalize_next(self, frame: _Finalizing) -> Any:
+        """Run the next finalizers: a sync one at once (atomic, so nothing to shield),
+        any other as the effect to evaluate next (with the frame back on the stack).
+        When all have run, the effect that goes on as `frame.then` says."""
+        finalizers = frame.finalizers
+        count = len(finalizers)
+        exit = frame.exit
+        index = frame.index
+        while index < count:
+            finalizer = finalizers[index]
+            index += 1
+            effect: Any = _MISSING
+            try:
+                if type(finalizer) is tuple:
+                    release = finalizer[0]
+                    effect = finalizer[1] if release is None else release(finalizer[1], exit)
+                else:
+                    effect = finalizer(exit)  # type: ignore[operator]  # the callable
+                if effect._op != SYNC:
+                    frame.index = index
+                    self._stack.append(frame)
+                    return effect
+                effect.thunk()
+            except (KeyboardInterrupt, SystemExit):
+                frame.index = index  # the others still run, as the fiber unwinds
+                self._stack.append(frame)
+                raise
+            except BaseException as exc:
+                failed = Die(exc if effect is _MISSING else _defect(exc, effect, finalizer))
+                before = frame.cause
+                frame.cause = failed if before is None else Cause.sequential(before, failed)
+        frame.index = index
+        return self._finalized(frame)
+
+    def _finalized(self, frame: _Finalizing) -> Any:
+        """Every finalizer ran: the effect that goes on as `frame.then` says."""
+        then = frame.then
+        cause = frame.cause
+        if cause is None:
+            if isinstance(then, Success):
+                return _UNIT_NODE if then.value is None else _SucceedNode(then.value)
+            assert isinstance(then, Failure)
+            return _FailNode(then.cause)
+        if isinstance(then, Failure):
+            cause = Cause.sequential(then.cause, cause)
+        return _FailNode(cause)
+
+    def _bracket_acquired(self, node: Any, resource: object) -> Any:
+        """`acquire_use_release` acquired `resource`: `use` it, as interruptible as the
+        fiber was (the revert frame below says), released whatever happens."""
+        stack = self._stack
+        outer = stack[-1].flag
+        stack.append(_Release(node.release, resource))
+        interrupted = self._revert_succeeding(outer)
+        if interrupted is not None:
+            return interrupted
+        return node.use(resource)
 
     def _enter_finalizer(self, after: object) -> None:
         """Run the next effect as a finalizer: uninterruptibly, then `after` (a RESULT

@@ -1,0 +1,152 @@
+"""The state of a scope, and the bookkeeping of closing one.
+
+A scope holds finalizers (functions from the closing `Exit` to the effect that cleans
+up) under increasing keys, so that a child scope or a scope-owned fiber can take its own
+finalizer off again. Closing takes them all at once, newest first; the fiber loop then
+runs them (`fiber_runtime.py`: a `Finalizing` frame for the sequential strategy).
+
+The public `Scope` and `CloseableScope` (`effectpy/scope.py`) are subclasses that add
+the API. `Effect.scoped` scopes are made and closed by the loop itself, and sit on their
+fiber's stack as the frame that closes them (`_op` is `SCOPE_EXIT`), which is also where
+`debug_tree` finds them. Scopes that user code opens are tracked weakly, since user code
+may drop one without closing it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from .exit import Exit
+from .opcodes import SCOPE_EXIT
+
+if TYPE_CHECKING:
+    from .fiber_runtime import FiberRuntime
+
+Release = Callable[[Any, Exit[Any, Any]], Any]
+Finalizer = Callable[[Exit[Any, Any]], Any] | tuple[Release | None, Any]
+"""Given how the scope ended, the effect that cleans up. Two common kinds are pairs
+(a tuple costs a quarter of a closure or a `functools.partial`): `(release, resource)`
+from `acquire_release`, whose effect is `release(resource, exit)`, and `(None, effect)`
+from `add_finalizer`, an effect that does not look at the exit."""
+
+keys: Final = itertools.count()
+"""Keys of finalizers, and the creation order of scopes (for a stable debug_tree)."""
+
+_user_scopes: weakref.WeakSet[ScopeState] = weakref.WeakSet()
+"""Scopes user code made, until they are garbage-collected."""
+
+_new = object.__new__
+
+
+class ScopeState:
+    """What every scope holds. `strategy` is an `ExecutionStrategy` (public); the loop
+    only asks whether it is sequential."""
+
+    __slots__ = (
+        "__weakref__",
+        "_created",
+        "_exit",
+        "_fibers",
+        "_finalizers",
+        "_name",
+        "_outer",
+        "_owner",
+        "_parent_entry",
+        "_sequential",
+        "strategy",
+    )
+
+    _created: int
+    _exit: Exit[Any, Any] | None
+    _fibers: dict[int, FiberRuntime]
+    """Fibers the scope owns (`fork_in`, `fork_scoped`), by the key of their finalizer."""
+    _finalizers: dict[int, Finalizer]
+    _name: str | None
+    _outer: object
+    """The scope that was current before (`Effect.scoped` scopes: restored at the end)."""
+    _owner: FiberRuntime | None
+    """The fiber that made it (for debug_tree)."""
+    _parent_entry: tuple[ScopeState, int] | None
+    """The parent scope and the key of this scope's finalizer there (`Scope.fork`)."""
+    _sequential: bool
+    strategy: Any
+
+    _op: Final = SCOPE_EXIT
+
+    def run_in_parallel(self, finalizers: list[Finalizer], exit: Exit[Any, Any]) -> Any:
+        """The effect that runs `finalizers` under a parallel strategy (see the public
+        `Scope`); never called for a sequential scope."""
+        raise NotImplementedError
+
+
+def init_scope(scope: ScopeState, strategy: Any, name: str | None, sequential: bool) -> None:
+    """Fill in a new scope's state (user-made: it is tracked weakly)."""
+    scope.strategy = strategy
+    scope._sequential = sequential
+    scope._name = name
+    scope._finalizers = {}
+    scope._exit = None
+    scope._parent_entry = None
+    scope._owner = None
+    scope._fibers = {}
+    scope._outer = None
+    scope._created = next(keys)
+    _user_scopes.add(scope)
+
+
+def loop_scope(cls: type[ScopeState], strategy: Any, owner: FiberRuntime) -> ScopeState:
+    """A new sequential scope for `Effect.scoped`, owned by `owner` (no `__init__` call,
+    no registry: this is on the path of every `Effect.scoped`)."""
+    scope: ScopeState = _new(cls)
+    scope.strategy = strategy
+    scope._sequential = True
+    scope._name = None
+    scope._finalizers = {}
+    scope._exit = None
+    scope._parent_entry = None
+    scope._owner = owner
+    scope._fibers = {}
+    scope._created = next(keys)
+    return scope
+
+
+def finalize(finalizer: Finalizer, exit: Exit[Any, Any]) -> Any:
+    """The effect of `finalizer` for a scope that closed with `exit`."""
+    if type(finalizer) is tuple:
+        release = finalizer[0]
+        return finalizer[1] if release is None else release(finalizer[1], exit)
+    return finalizer(exit)  # type: ignore[operator]  # not a tuple: the callable
+
+
+def begin_close(scope: ScopeState, exit: Exit[Any, Any]) -> list[Finalizer] | None:
+    """Mark `scope` closed with `exit` and take its finalizers, newest first; None if it
+    was closed already (closing is idempotent)."""
+    if scope._exit is not None:
+        return None
+    scope._exit = exit
+    entry = scope._parent_entry
+    if entry is not None:
+        entry[0]._finalizers.pop(entry[1], None)
+        scope._parent_entry = None
+    registered = scope._finalizers
+    if not registered:
+        return []
+    finalizers = list(registered.values())
+    finalizers.reverse()
+    registered.clear()
+    scope._fibers.clear()
+    return finalizers
+
+
+def open_scopes(fibers: list[FiberRuntime]) -> list[ScopeState]:
+    """Every scope that is still open (for debug_tree): those user code made, and the
+    `Effect.scoped` ones on the stacks of `fibers`."""
+    scopes = [scope for scope in list(_user_scopes) if scope._exit is None]
+    for fiber in fibers:
+        for frame in fiber._stack:
+            if isinstance(frame, ScopeState) and frame._exit is None:
+                scopes.append(frame)
+    return scopes
