@@ -1146,7 +1146,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.succeed(41).fork().flat_map(lambda f: f.join()).map(lambda n: n + 1))
         42
         """
-        return _Map(_Fork(self, False), _to_fiber)
+        return _Fork(self, False)
 
     def fork_daemon(self) -> Effect[Fiber[A_co, E_co], Never, R_co]:
         """Start this effect in a fiber that no fiber owns: it outlives its parent and
@@ -1156,7 +1156,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.succeed("bg").fork_daemon().flat_map(lambda f: f.join()))
         'bg'
         """
-        return _Map(_Fork(self, True), _to_fiber)
+        return _Fork(self, True)
 
     def named(self, name: str) -> Effect[A_co, E_co, R_co]:
         """Name the fiber that runs this effect; the name shows in causes and logs.
@@ -1826,12 +1826,40 @@ class _Async(Effect[Any, Any, Any]):
 
 
 class _Fork(Effect[Any, Any, Any]):
+    """Start `effect` in a child fiber (or a daemon); the value is `wrap(runtime)`."""
+
     __slots__ = ("daemon", "effect")
     _op = op.FORK
 
     def __init__(self, effect: Effect[Any, Any, Any], daemon: bool) -> None:
         self.effect = effect
         self.daemon = daemon
+
+    @staticmethod
+    def wrap(runtime: FiberRuntime) -> Fiber[Any, Any]:
+        fiber = _new(_fiber_class())
+        fiber._runtime = runtime
+        return fiber
+
+
+class _Join(Effect[Any, Any, Any]):
+    """`fiber.join()`: the fiber's value or cause (waiting for it if it runs)."""
+
+    __slots__ = ("fiber", "runtime")
+    _op = op.JOIN
+
+    def __init__(self, fiber: Fiber[Any, Any]) -> None:
+        self.fiber = fiber
+        self.runtime = fiber._runtime
+
+
+class _ForEach(Effect[Any, Any, Any]):
+    """A sequential `for_each`: `f(item)` for each item in turn, the values in a list."""
+
+    __slots__ = ("f", "items")
+    _op = op.FOR_EACH
+    items: tuple[Any, ...]
+    f: Callable[[Any], Effect[Any, Any, Any]]
 
 
 class _OnExit(Effect[Any, Any, Any]):
@@ -1953,10 +1981,6 @@ def _sleep_on(fiber: FiberRuntime, seconds: float) -> Effect[None]:
     return _Async(register)
 
 
-def _to_fiber(runtime: FiberRuntime) -> Fiber[Any, Any]:
-    return _fiber_class()(runtime)
-
-
 # The public classes that build on this module, loaded once on first use: an import
 # statement inside a method would cost microseconds on every call (fork, scoped...).
 
@@ -2011,26 +2035,11 @@ def _sequence(
     items: Iterable[Any], f: Callable[[Any], Effect[Any, Any, Any]]
 ) -> Effect[list[Any], Any, Any]:
     """Run `f(item)` for each item, one after the other, collecting the values (a fresh
-    list per run): one FLAT_MAP per item, `f` called only when its turn comes."""
-    items = tuple(items)
-
-    def run() -> Effect[list[Any], Any, Any]:
-        results: list[Any] = []
-        append = results.append
-        pending = iter(items)
-
-        def collect(value: Any) -> Effect[list[Any], Any, Any]:
-            append(value)
-            return next_one()
-
-        def next_one() -> Effect[list[Any], Any, Any]:
-            for item in pending:
-                return _FlatMap(f(item), collect)
-            return _Succeed(results)
-
-        return next_one()
-
-    return _Suspend(run)
+    list per run): the loop runs it, calling `f` only when an item's turn comes."""
+    node = _new(_ForEach)
+    node.items = tuple(items)
+    node.f = f
+    return node
 
 
 def _identity(effect: Effect[A, E, R]) -> Effect[A, E, R]:

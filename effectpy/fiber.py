@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar, final
 from ._core.exit import Exit, Failure, Success
 from ._core.fiber_runtime import FiberRuntime
 from ._core.ids import FiberId, Manual
-from .effect import Effect
+from .effect import Effect, _Join
 from .effect import _with_fiber as with_fiber
 
 A_co = TypeVar("A_co", covariant=True)
@@ -74,7 +74,7 @@ class Fiber(Generic[A_co, E_co]):
         >>> run_sync(Effect.succeed("done").fork().flat_map(lambda f: f.join()))
         'done'
         """
-        return Effect.suspend(self._join_now)
+        return _Join(self)
 
     def _join_now(self) -> Effect[A_co, E_co]:
         exit: Exit[A_co, E_co] | None = self._runtime.exit

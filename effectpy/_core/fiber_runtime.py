@@ -71,11 +71,15 @@ from .opcodes import (  # bare names: one cached global load each in the loop
     ACQUIRE_RELEASE,
     ADD_FINALIZER,
     ASYNC,
+    COLLECT,
+    EXTENDED,
     FAIL,
     FINALIZING,
     FLAT_MAP,
     FOLD,
+    FOR_EACH,
     FORK,
+    JOIN,
     LOCALLY,
     MAP,
     ON_EXIT,
@@ -257,6 +261,20 @@ class _Finalizing:
         self.cause: Cause[Any] | None = None
 
 
+class _Collect:
+    """A sequential `for_each` in progress: `f(items[index])` is next, the values so
+    far are in `results`."""
+
+    __slots__ = ("f", "index", "items", "results")
+    _op: Final = op.COLLECT
+
+    def __init__(self, items: tuple[Any, ...], f: Callable[[Any], Any]) -> None:
+        self.items = items
+        self.f = f
+        self.index = 1
+        self.results: list[Any] = []
+
+
 class _Release:
     """An `ON_EXIT` frame that calls `release(resource, exit)`."""
 
@@ -281,30 +299,34 @@ class Resume:
     """The callback an ASYNC node's `register` receives: call it once with an effect.
 
     Later calls, and calls after the fiber was interrupted, are ignored. It may be
-    called from any thread.
+    called from any thread. It also holds the state of the park it belongs to: while
+    the fiber is parked, it is the fiber's `_parked`.
     """
 
-    __slots__ = ("_fiber", "_token")
+    __slots__ = ("_fiber", "canceller", "registering", "resumed_with")
 
-    def __init__(self, fiber: FiberRuntime, token: int) -> None:
+    def __init__(self, fiber: FiberRuntime) -> None:
         self._fiber = fiber
-        self._token = token
+        self.canceller: Any = None
+        """The effect `register` returned, run if the fiber is interrupted."""
+        self.registering = True
+        """Inside `register`: a resumption is handed back to `_park`, not scheduled."""
+        self.resumed_with: Any = None
 
     def __call__(self, effect: object) -> None:
         fiber = self._fiber
         if fiber.scheduler.on_scheduler_thread():
-            fiber._resume(self._token, effect)
+            fiber._resume(self, effect)
         else:
-            token = self._token
-            fiber.scheduler.call_threadsafe(lambda: fiber._resume(token, effect))
+            fiber.scheduler.call_threadsafe(lambda: fiber._resume(self, effect))
 
 
 class FiberRuntime:
     """The state of one fiber and the loop that runs it."""
 
+    # Every fiber sets each of these once, so fewer is faster: `fork_child` makes
+    # fibers without calling `__init__` (keep the two in step).
     __slots__ = (
-        "_async_canceller",
-        "_async_token",
         "_cur",
         "_exit",
         "_id",
@@ -312,14 +334,11 @@ class FiberRuntime:
         "_interrupt_pending",
         "_interruptible",
         "_last_fn",
-        "_name",
         "_observers",
+        "_parked",
         "_pending_exit",
-        "_registering",
-        "_resumed_with",
         "_stack",
         "_state",
-        "_waiting_children",
         "children",
         "number",
         "parent",
@@ -334,9 +353,9 @@ class FiberRuntime:
         refs: dict[FiberRef, object] | None = None,
         name: str | None = None,
     ) -> None:
-        self.number = next_fiber_number()
-        self._name = name
-        self._id: FiberId | None = None  # made on first use: most fibers never need it
+        self.number = number = next_fiber_number()
+        # The id is made on first use (most fibers never need one), unless named.
+        self._id: FiberId | None = None if name is None else FiberId(number, name)
         self.scheduler = scheduler
         self.parent = parent
         self.refs: dict[FiberRef, object] = {} if refs is None else refs
@@ -349,12 +368,10 @@ class FiberRuntime:
         self._interrupt_pending = False
         self._exit: Exit[Any, Any] | None = None
         self._pending_exit: Exit[Any, Any] | None = None
-        self._observers: list[Observer] = []
-        self._async_token = 0
-        self._async_canceller: Any = None
-        self._registering = False
-        self._resumed_with: Any = None
-        self._waiting_children = 0
+        """While FINISHING: the exit to publish once the children are done."""
+        self._observers: list[Observer] | None = None
+        self._parked: Resume | None = None
+        """While SUSPENDED: the callback of the park."""
         self._last_fn: Any = None
 
     def __repr__(self) -> str:
@@ -367,7 +384,7 @@ class FiberRuntime:
         """The fiber's id: its number and, if it was named, its name."""
         fiber_id = self._id
         if fiber_id is None:
-            fiber_id = self._id = FiberId(self.number, self._name)
+            fiber_id = self._id = FiberId(self.number, None)
         return fiber_id
 
     @property
@@ -399,6 +416,8 @@ class FiberRuntime:
         """Call `observer(exit)` when the fiber is done (at once if it already is)."""
         if self._exit is not None:
             observer(self._exit)
+        elif self._observers is None:
+            self._observers = [observer]
         else:
             self._observers.append(observer)
 
@@ -410,14 +429,18 @@ class FiberRuntime:
         does: it ignores all calls after the first).
         """
         if self._exit is None:
-            self._observers.append(observer)
+            observers = self._observers
+            if observers is None:
+                observers = self._observers = []  # a race may lose one: see `_publish`
+            observers.append(observer)
             if self._exit is None:
                 return
         observer(self._exit)
 
     def remove_observer(self, observer: Observer) -> None:
-        if observer in self._observers:
-            self._observers.remove(observer)
+        observers = self._observers
+        if observers is not None and observer in observers:
+            observers.remove(observer)
 
     def interrupt_as(self, interruptor: FiberId, reason: InterruptReason) -> None:
         """Ask the fiber to stop (scheduler thread only). Returns at once.
@@ -489,8 +512,30 @@ class FiberRuntime:
                         stack.append(cur)
                         cur = first
                         continue
-                    elif code >= SCOPED:  # scopes and resources
-                        if code == SCOPED:
+                    elif code >= EXTENDED:  # composite nodes the loop runs itself
+                        if code == FORK:
+                            fn = cur.wrap
+                            value = fn(self.fork_child(cur.effect, cur.daemon))
+                        elif code == JOIN:
+                            exit = cur.runtime._exit
+                            if exit is None:  # still running: wait for it
+                                cur = self._special(cur, code)
+                                continue
+                            if type(exit) is not Success:
+                                cur = _FailNode(exit.cause)
+                                continue
+                            value = exit.value
+                        elif code == FOR_EACH:
+                            items = cur.items
+                            if not items:
+                                value = []
+                            else:
+                                frame = _Collect(items, cur.f)
+                                stack.append(frame)
+                                fn = cur.f
+                                cur = fn(items[0])
+                                continue
+                        elif code == SCOPED:
                             refs = self.refs
                             scope: Any = loop_scope(cur.scope_class, cur.strategy, self)
                             scope._outer = refs.get(CURRENT_SCOPE)
@@ -498,7 +543,7 @@ class FiberRuntime:
                             stack.append(scope)  # a scope is its own SCOPE_EXIT frame
                             cur = cur.effect
                             continue
-                        if code == ACQUIRE_RELEASE:
+                        elif code == ACQUIRE_RELEASE:
                             scope = self.refs.get(CURRENT_SCOPE)
                             if scope is None:
                                 raise LookupError(NO_SCOPE)
@@ -567,8 +612,6 @@ class FiberRuntime:
                         self.refs[ref] = cur.value
                         cur = cur.effect
                         continue
-                    elif code == FORK:
-                        value = self.fork_child(cur.effect, cur.daemon)
                     elif code == YIELD:
                         self._cur = _UNIT_NODE
                         self.scheduler.schedule(self)
@@ -595,6 +638,17 @@ class FiberRuntime:
                         elif code == THEN:
                             cur = frame.second
                             break
+                        elif code == COLLECT:  # the next item of a sequential for_each
+                            frame.results.append(value)
+                            index = frame.index
+                            items = frame.items
+                            if index < len(items):
+                                frame.index = index + 1
+                                stack.append(frame)
+                                fn = frame.f
+                                cur = fn(items[index])
+                                break
+                            value = frame.results
                         elif code == FOLD:
                             fn = frame.on_success
                             if fn is not None:
@@ -615,24 +669,35 @@ class FiberRuntime:
                             self.refs[CURRENT_SCOPE] = frame._outer
                             exit = _new(Success)
                             _set_success_value(exit, value)
-                            if not frame._finalizers and frame._exit is None:
-                                frame._exit = exit  # closed, with nothing to run
-                                continue
-                            finalizers = begin_close(frame, exit)
-                            if finalizers:  # run them uninterruptibly, then go on
-                                if len(finalizers) == 1:  # as `on_exit` does
-                                    cur = finalize(finalizers[0], exit)
-                                    if cur._op == SYNC:  # atomic: no region to enter
-                                        fn = cur.thunk
-                                        fn()
-                                        continue
-                                    self._enter_finalizer(_ResultFrame(value))
-                                else:
+                            registered = frame._finalizers
+                            if len(registered) > 1 or frame._exit is not None:
+                                finalizers = begin_close(frame, exit)
+                                if finalizers:  # run them uninterruptibly, then go on
                                     if self._interruptible:
                                         stack.append(_REVERT_TO_INTERRUPTIBLE)
                                         self._interruptible = False
-                                    cur = self._finalize_next(_Finalizing(finalizers, exit, exit))
-                                break
+                                    frame = _Finalizing(finalizers, exit, exit)
+                                    cur = self._finalize_next(frame)
+                                    break
+                                continue
+                            frame._exit = exit  # closed; at most one finalizer to run
+                            if not registered:
+                                continue
+                            entry = registered.popitem()[1]
+                            if frame._fibers:
+                                frame._fibers.clear()
+                            if type(entry) is tuple:
+                                fn = entry[0]
+                                cur = entry[1] if fn is None else fn(entry[1], exit)
+                            else:
+                                fn = entry
+                                cur = fn(exit)
+                            if cur._op == SYNC:  # atomic: no region to enter
+                                fn = cur.thunk
+                                fn()
+                                continue
+                            self._enter_finalizer(_ResultFrame(value))  # as `on_exit` does
+                            break
                         elif code == ACQUIRE_RELEASE:  # acquired: register the release
                             scope = self.refs[CURRENT_SCOPE]
                             if scope._exit is None:
@@ -735,6 +800,8 @@ class FiberRuntime:
                 stack.append(_REVERT_TO_UNINTERRUPTIBLE)
             stack.append(cur)
             return cur.acquire
+        if code == op.JOIN:
+            return cur.fiber._join_now()
         if code == op.ADD_FINALIZER:  # to a closed scope: run it now
             self._enter_finalizer(_ResultFrame(None))
             return finalize(cur.entry, cur.scope._exit)
@@ -837,41 +904,38 @@ class FiberRuntime:
         if self._interruptible and self._interrupt_cause is not None:
             self._interrupt_pending = False
             return _FailNode(self._interrupt_cause)
-        self._async_token += 1
+        resume = Resume(self)
+        self._parked = resume
         self._state = SUSPENDED
-        self._registering = True
         try:
-            canceller = register(Resume(self, self._async_token))
+            canceller = register(resume)
         except BaseException:
-            self._async_token += 1
+            self._parked = None
             self._state = RUNNING
             raise
         finally:
-            self._registering = False
-        if self._state == RUNNING:  # resumed during register
-            resumed = self._resumed_with
-            self._resumed_with = None
-            return resumed
-        self._async_canceller = canceller
+            resume.registering = False
+        if self._state == RUNNING:  # resumed (or interrupted) during register
+            return resume.resumed_with
+        resume.canceller = canceller
         return None
 
-    def _resume(self, token: int, effect: object) -> None:
-        if token != self._async_token or self._state != SUSPENDED:
+    def _resume(self, resume: Resume, effect: object) -> None:
+        if resume is not self._parked or self._state != SUSPENDED:
             return
-        self._async_token += 1
-        self._async_canceller = None
+        self._parked = None
         self._state = RUNNING
-        if self._registering:
-            self._resumed_with = effect
+        if resume.registering:
+            resume.resumed_with = effect
         else:
             self._cur = effect
             self.scheduler.schedule(self)
 
     def _wake_interrupted(self) -> None:
         """Interrupt a parked fiber: run its canceller (if any), then fail."""
-        canceller = self._async_canceller
-        self._async_token += 1
-        self._async_canceller = None
+        resume = self._parked
+        self._parked = None
+        canceller = None if resume is None else resume.canceller
         self._state = RUNNING
         self._interrupt_pending = False
         interrupted = self._interrupt_cause
@@ -886,24 +950,50 @@ class FiberRuntime:
                 lambda cause: _FailNode(Cause.sequential(interrupted, cause)),
                 lambda _: fail,
             )
-        if self._registering:  # interrupted from inside its own `register`
-            self._resumed_with = node
+        if resume is not None and resume.registering:  # from inside its own `register`
+            resume.resumed_with = node
         else:
             self._cur = node
             self.scheduler.schedule(self)
 
     def rename(self, name: str) -> None:
         """Give the fiber a name, shown wherever its id is."""
-        self._name = name
-        self._id = None
+        self._id = FiberId(self.number, name)
 
     def fork_child(
         self, effect: object, daemon: bool = False, refs: dict[FiberRef, object] | None = None
     ) -> FiberRuntime:
         """Start `effect` in a new fiber: a supervised child, or a daemon (no parent).
-        It starts with a copy of `refs` (default: this fiber's)."""
-        child = self.new_child(daemon, refs)
-        child.start(effect)
+        It starts with a copy of `refs` (default: this fiber's).
+
+        The hottest constructor of the runtime: it fills the slots itself rather than
+        calling `__init__` (the same state, see there)."""
+        scheduler = self.scheduler
+        child: FiberRuntime = _new(FiberRuntime)
+        child.number = next_fiber_number()
+        child._id = None
+        child.scheduler = scheduler
+        child.refs = dict(self.refs if refs is None else refs)
+        child.children = {}
+        child._stack = []
+        child._cur = effect
+        child._state = RUNNING
+        child._interruptible = True
+        child._interrupt_cause = None
+        child._interrupt_pending = False
+        child._exit = None
+        child._pending_exit = None
+        child._observers = None
+        child._parked = None
+        child._last_fn = None
+        scheduler.live_fibers += 1
+        if daemon:
+            child.parent = None
+            scheduler.daemons[child] = None
+        else:
+            child.parent = self
+            self.children[child] = None
+        scheduler.schedule(child)
         return child
 
     def new_child(
@@ -928,23 +1018,22 @@ class FiberRuntime:
         return _FailNode(self._interrupt_cause)
 
     def _effect_done(self, exit: Exit[Any, Any]) -> None:
-        """The fiber's effect ended: stop the children, then publish `exit`."""
-        self._stack = []
-        children = list(self.children)
+        """The fiber's effect ended (its stack is empty): stop the children, then
+        publish `exit`."""
+        children = self.children
         if not children:
             self._publish(exit)
             return
         self._state = FINISHING
         self._pending_exit = exit
-        self._waiting_children = len(children)
         cause = Interrupt(self.id, ParentDone(self.id))
-        for child in children:
+        for child in list(children):
             child.add_observer(self._child_done)
             child.interrupt_with(cause)
 
     def _child_done(self, _exit: Exit[Any, Any]) -> None:
-        self._waiting_children -= 1
-        if self._waiting_children == 0:
+        # A child leaves `children` as it publishes, before its observers run.
+        if not self.children and self._state == FINISHING:
             exit = self._pending_exit
             assert exit is not None
             self._pending_exit = None
@@ -962,9 +1051,10 @@ class FiberRuntime:
         else:
             scheduler.daemons.pop(self, None)
         observers = self._observers
-        self._observers = []
-        for observer in observers:
-            observer(exit)
+        if observers is not None:
+            self._observers = None
+            for observer in observers:
+                observer(exit)
 
 
 def _describe_function(fn: object) -> str:

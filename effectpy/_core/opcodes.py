@@ -1,8 +1,8 @@
 """Integer opcodes of the effect primitives and of the loop's private frames.
 
 Every `Effect` node class carries one of these as the class attribute `_op`; the fiber
-loop dispatches on it. Frames (`REVERT_*`, `RESTORE_*`) only ever live on a fiber's
-continuation stack and never reach user code.
+loop dispatches on it, testing the commonest first. Frames (`REVERT_*`, `RESTORE_*`...)
+only ever live on a fiber's continuation stack and never reach user code.
 """
 
 from typing import Final
@@ -16,7 +16,6 @@ FAIL: Final = 4
 SUSPEND: Final = 5
 FOLD: Final = 6
 ASYNC: Final = 7
-FORK: Final = 8
 YIELD: Final = 9
 SET_INTERRUPTIBLE: Final = 10
 WITH_FIBER: Final = 11
@@ -24,20 +23,25 @@ LOCALLY: Final = 12
 ON_EXIT: Final = 13
 THEN: Final = 14
 """`a.and_then(b)` with an effect `b`: a FLAT_MAP without a function to call."""
-# Scopes and resources, handled by the loop itself (see docs/benchmarks.md: as
-# compositions of the nodes above they took 10 to 20 steps each).
-SCOPED: Final = 15
-ACQUIRE_RELEASE: Final = 16
-BRACKET: Final = 17
-CLOSE_SCOPE: Final = 18
-ADD_FINALIZER: Final = 19
 
-# Frames pushed by the loop itself.
-REVERT_INTERRUPTIBLE: Final = 20
-RESTORE_REF: Final = 21
-RESULT: Final = 22
-RETHROW: Final = 23
-# Frames of scopes and resources. A scope is its own SCOPE_EXIT frame; ACQUIRE_RELEASE
+# Composite nodes the loop runs itself, all at or above EXTENDED: as compositions of
+# the nodes above they took 5 to 20 steps each (see docs/benchmarks.md).
+EXTENDED: Final = 15
+FORK: Final = 15
+JOIN: Final = 16
+SCOPED: Final = 17
+ACQUIRE_RELEASE: Final = 18
+BRACKET: Final = 19
+CLOSE_SCOPE: Final = 20
+ADD_FINALIZER: Final = 21
+FOR_EACH: Final = 22
+
+# Frames pushed by the loop itself. A scope is its own SCOPE_EXIT frame; ACQUIRE_RELEASE
 # and BRACKET nodes are their own frames too (their codes are above).
-SCOPE_EXIT: Final = 30
-FINALIZING: Final = 31
+REVERT_INTERRUPTIBLE: Final = 40
+RESTORE_REF: Final = 41
+RESULT: Final = 42
+RETHROW: Final = 43
+SCOPE_EXIT: Final = 44
+FINALIZING: Final = 45
+COLLECT: Final = 46
