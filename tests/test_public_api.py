@@ -256,7 +256,7 @@ def test_effect_node_classes_have_distinct_opcodes() -> None:
     assert len(set(ops)) == len(ops)
 
 
-EFFECTS_FROM_THE_PUBLIC_API: dict[str, Effect[Any, Any]] = {
+EFFECTS_FROM_THE_PUBLIC_API: dict[str, Effect[Any, Any, Any]] = {
     "succeed": Effect.succeed(1),
     "fail": Effect.fail("e"),
     "die": Effect.die(OSError()),
@@ -271,6 +271,15 @@ EFFECTS_FROM_THE_PUBLIC_API: dict[str, Effect[Any, Any]] = {
     "zip": Effect.succeed(1).zip(Effect.succeed(2)),
     "async_": Effect.async_(lambda resume: None),
     "yield_now": Effect.yield_now(),
+    "and_then": Effect.unit().and_then(Effect.succeed(1)),
+    "fork": Effect.unit().fork(),
+    "join": Effect.unit().fork().flat_map(lambda fiber: fiber.join()),
+    "for_each": Effect.for_each([1], Effect.succeed),
+    "scoped": Effect.scoped(Effect.unit()),
+    "acquire_release": Effect.acquire_release(Effect.unit(), lambda _, __: Effect.unit()),
+    "acquire_use_release": Effect.acquire_use_release(
+        Effect.unit(), Effect.succeed, lambda _, __: Effect.unit()
+    ),
 }
 
 

@@ -12,7 +12,8 @@ Python stack than one:
 
     evaluate cur:
       FLAT_MAP/MAP/FOLD   push the node as a frame, evaluate its `first`
-      SUCCEED/SYNC/FORK   a value is ready: pop frames, feeding it forward
+      THEN                the same, for `a.and_then(b)`: the frame just says "now b"
+      SUCCEED/SYNC        a value is ready: pop frames, feeding it forward
       FAIL                a cause is ready: unwind (below)
       SUSPEND/WITH_FIBER  call the function, evaluate the effect it returns
       ASYNC               register a callback, park the fiber (return to the scheduler)
@@ -20,24 +21,51 @@ Python stack than one:
       SET_INTERRUPTIBLE   push a revert frame, evaluate the inner effect
       LOCALLY             set a fiber ref, push a restore frame, evaluate the inner effect
 
+    composite nodes (opcodes >= EXTENDED), run by the loop rather than built from the
+    nodes above, since each would take 5 to 20 steps:
+      FORK                start a child fiber; the value is its `Fiber`
+      JOIN                a done fiber's value or cause; else park until it ends
+      FOR_EACH            push a COLLECT frame, evaluate `f(first item)`
+      SCOPED              open a scope, make it current, push it (a scope is its own
+                          SCOPE_EXIT frame), evaluate the body
+      ACQUIRE_RELEASE     a sync acquire runs at once (one atomic step) and registers
+                          `(release, resource)` in the current scope; any other pushes
+                          the node as a frame and evaluates the acquire uninterruptibly
+      BRACKET             the same for `acquire_use_release`, then `use` guarded by a
+                          release frame (an ON_EXIT)
+      ADD_FINALIZER       register in the scope (or, closed, run it at once)
+      CLOSE_SCOPE         run a scope's finalizers through a FINALIZING frame
+
     feed a value to the top frame:          unwind a cause through the frames:
-      FLAT_MAP  cur = k(value)                FLAT_MAP, MAP  skipped
+      FLAT_MAP  cur = k(value)                FLAT_MAP, MAP, THEN, COLLECT  skipped
       MAP       value = f(value)              RESULT         skipped
-      FOLD      cur = on_success(value)       FOLD     cur = on_failure(cause), unless
-      ON_EXIT   cur = f(Success(value)),               the fiber is interrupted and
-                uninterruptibly; then RESULT           interruptible (then skipped)
-      RESULT    go on with the kept value     ON_EXIT  cur = f(Failure(cause)),
-      RETHROW   fail with the kept cause               uninterruptibly; then RETHROW
-      REVERT    restore interruptibility      RETHROW  the finalizer failed too: keep
-      RESTORE   restore a fiber ref                    both causes (Sequential)
-      (empty)   the fiber's effect succeeded  REVERT, RESTORE  as on success
-                                              (empty)  the fiber's effect failed
+      THEN      cur = the next effect         FOLD     cur = on_failure(cause), unless
+      COLLECT   keep value; f(next item),              the fiber is interrupted and
+                or the list of values                  interruptible (then skipped)
+      FOLD      cur = on_success(value)       ON_EXIT  cur = f(Failure(cause)),
+      ON_EXIT   cur = f(Success(value)),               uninterruptibly; then RETHROW
+                uninterruptibly; then RESULT  RETHROW  the finalizer failed too: keep
+      RESULT    go on with the kept value              both causes (Sequential)
+      RETHROW   fail with the kept cause      SCOPE_EXIT  close the scope with
+      REVERT    restore interruptibility               Failure(cause): FINALIZING
+      RESTORE   restore a fiber ref           FINALIZING  keep the finalizer's cause,
+      SCOPE_EXIT  close the scope with                 run the next one
+                Success(value): its finalizers  REVERT, RESTORE  as on success
+                run uninterruptibly           (empty)  the fiber's effect failed
+      FINALIZING  run the next finalizers;
+                then go on as the scope's
+                body ended (or fail with the
+                finalizers' causes)
+      (empty)   the fiber's effect succeeded
 
-So handlers (FOLD) never run for an interrupted fiber, and finalizers (ON_EXIT) always do.
+So handlers (FOLD) never run for an interrupted fiber, and finalizers (ON_EXIT, scopes)
+always do.
 
-One fast path earns its place (see docs/benchmarks.md): a `FLAT_MAP` whose `first` is
-already a `SUCCEED` is applied at once, without a push and a pop. (The same for `MAP`
-did not pay: in a chain of maps it never fires, and its check cost 14%.)
+Fast paths that earn their place (see docs/benchmarks.md): a `FLAT_MAP` or `THEN` whose
+`first` is already a `SUCCEED` goes on at once, without a push and a pop; a finalizer
+whose effect is a `SYNC` node runs its thunk at once (a thunk is atomic, so there is no
+region to shield it in). (A `MAP` fast path did not pay: in a chain of maps it never
+fires, and its check cost 14%.)
 
 Scheduling. A fiber runs on its scheduler's thread until it parks on an `ASYNC` node,
 yields (`YIELD`, or after `budget` ops so one busy fiber cannot starve the others), or
@@ -676,8 +704,8 @@ class FiberRuntime:
                                     if self._interruptible:
                                         stack.append(_REVERT_TO_INTERRUPTIBLE)
                                         self._interruptible = False
-                                    frame = _Finalizing(finalizers, exit, exit)
-                                    cur = self._finalize_next(frame)
+                                    closing = _Finalizing(finalizers, exit, exit)
+                                    cur = self._finalize_next(closing)
                                     break
                                 continue
                             frame._exit = exit  # closed; at most one finalizer to run
@@ -803,8 +831,16 @@ class FiberRuntime:
         if code == op.JOIN:
             return cur.fiber._join_now()
         if code == op.ADD_FINALIZER:  # to a closed scope: run it now
+            entry = cur.entry
+            effect = finalize(entry, cur.scope._exit)
+            if not hasattr(type(effect), "_op"):
+                named = entry[0] if type(entry) is tuple else entry
+                raise TypeError(
+                    f"{_describe_function(named)} returned {type(effect).__name__} "
+                    f"{_short(effect)}, expected an Effect"
+                )
             self._enter_finalizer(_ResultFrame(None))
-            return finalize(cur.entry, cur.scope._exit)
+            return effect
         if code == op.CLOSE_SCOPE:
             scope = cur.scope
             exit = cur.scope_exit
@@ -853,7 +889,8 @@ class FiberRuntime:
                 self._stack.append(frame)
                 raise
             except BaseException as exc:
-                failed = Die(exc if effect is _MISSING else _defect(exc, effect, finalizer))
+                named = finalizer[0] if type(finalizer) is tuple else finalizer
+                failed = Die(exc if effect is _MISSING else _defect(exc, effect, named))
                 before = frame.cause
                 frame.cause = failed if before is None else Cause.sequential(before, failed)
         frame.index = index
@@ -1058,6 +1095,9 @@ class FiberRuntime:
 
 
 def _describe_function(fn: object) -> str:
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, _Release):  # `acquire_use_release`'s release, not the frame
+        fn = owner.release
     name = getattr(fn, "__qualname__", None) or repr(fn)
     code = getattr(fn, "__code__", None)
     if code is not None:
