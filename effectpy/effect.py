@@ -161,7 +161,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.succeed(1))
         1
         """
-        node = _new(_Succeed)  # the hottest constructors skip __init__ (see docs/benchmarks.md)
+        node = _Succeed()  # the hottest constructors skip __init__ (see docs/benchmarks.md)
         node.value = value
         return node
 
@@ -241,7 +241,7 @@ class Effect(Generic[A_co, E_co, R_co]):
 
         def run() -> Effect[A, Exception]:
             try:
-                return _Succeed(thunk())
+                return _succeed_node(thunk())
             except catch as error:
                 return _FailCause(Fail(error))
 
@@ -282,7 +282,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         ['no']
         """
         if isinstance(result, ResultSuccess):
-            return _Succeed(result.unwrap())
+            return _succeed_node(result.unwrap())
         if isinstance(result, ResultFailure):
             return _FailCause(Fail(result.failure()))
         raise TypeError(f"Effect.from_result expects a returns Result, got {result!r}")
@@ -371,7 +371,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.fiber_id()).number > 0
         True
         """
-        return _WithFiber(lambda fiber: _Succeed(fiber.id))
+        return _WithFiber(lambda fiber: _succeed_node(fiber.id))
 
     @staticmethod
     def promise(make: Callable[[], Awaitable[A]]) -> Effect[A]:
@@ -575,8 +575,8 @@ class Effect(Generic[A_co, E_co, R_co]):
             _require_effect(effect, "Effect.all")
         limit = _concurrency_limit(concurrency, "Effect.all")
         if limit == 0:
-            return _Map(_sequence(effects, _identity), tuple)
-        return _Map(_group(effects, limit, fork_join.ALL), tuple)
+            return _map_node(_sequence(effects, _identity), tuple)
+        return _map_node(_group(effects, limit, fork_join.ALL), tuple)
 
     @staticmethod
     def for_each(
@@ -796,7 +796,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.succeed(2).map(lambda n: n * 10))
         20
         """
-        node = _new(_Map)
+        node = _Map()
         node.first = self
         node.f = f
         return node
@@ -809,7 +809,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.succeed(2).flat_map(lambda n: Effect.succeed(n + 1)))
         3
         """
-        node = _new(_FlatMap)
+        node = _FlatMap()
         node.first = self
         node.k = f
         return node
@@ -831,12 +831,12 @@ class Effect(Generic[A_co, E_co, R_co]):
         'next'
         """
         if isinstance(that, Effect):
-            node = _new(_Then)
+            node = _Then()
             node.first = self
             node.second = that
             return node
         if callable(that):
-            return _FlatMap(self, that)
+            return _flat_map_node(self, that)
         raise TypeError(f"and_then expects an Effect or a function, got {type(that).__name__}")
 
     def tap(self, f: Callable[[A_co], Effect[Any, E2, R2]]) -> Effect[A_co, E_co | E2, R_co | R2]:
@@ -847,7 +847,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         saw 5
         5
         """
-        return _FlatMap(self, lambda a: _Map(_call(f, a), lambda _: a))
+        return _flat_map_node(self, lambda a: _map_node(_call(f, a), lambda _: a))
 
     def zip(self, that: Effect[B, E2, R2]) -> Effect[tuple[A_co, B], E_co | E2, R_co | R2]:
         """Run this, then `that`; succeed with both values.
@@ -857,7 +857,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         (1, 'a')
         """
         _require_effect(that, "zip")
-        return _FlatMap(self, lambda a: _Map(that, lambda b: (a, b)))
+        return _flat_map_node(self, lambda a: _map_node(that, lambda b: (a, b)))
 
     def zip_with(
         self, that: Effect[B, E2, R2], f: Callable[[A_co, B], C]
@@ -869,7 +869,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         6
         """
         _require_effect(that, "zip_with")
-        return _FlatMap(self, lambda a: _Map(that, lambda b: f(a, b)))
+        return _flat_map_node(self, lambda a: _map_node(that, lambda b: f(a, b)))
 
     def as_(self, value: B) -> Effect[B, E_co, R_co]:
         """Replace the success value with `value`.
@@ -878,7 +878,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.succeed(1).as_("done"))
         'done'
         """
-        return _Map(self, lambda _: value)
+        return _map_node(self, lambda _: value)
 
     def as_unit(self) -> Effect[None, E_co, R_co]:
         """Drop the success value.
@@ -887,7 +887,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.succeed(1).as_unit()) is None
         True
         """
-        return _Map(self, _to_none)
+        return _map_node(self, _to_none)
 
     # -- errors -------------------------------------------------------------------
 
@@ -979,9 +979,9 @@ class Effect(Generic[A_co, E_co, R_co]):
             error = _recoverable(cause)
             if error is _NO_ERROR:
                 return _FailCause(cause)
-            return _Succeed(ResultFailure(error))
+            return _succeed_node(ResultFailure(error))
 
-        return _Fold(self, on_failure, lambda a: _Succeed(ResultSuccess(a)))
+        return _Fold(self, on_failure, lambda a: _succeed_node(ResultSuccess(a)))
 
     def exit(self) -> Effect[Exit[A_co, E_co], Never, R_co]:
         """Succeed with how this effect ended, as an `Exit`.
@@ -990,7 +990,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.fail("no").exit())
         Failure(cause=Fail(error='no'))
         """
-        return _Fold(self, lambda c: _Succeed(Failure(c)), lambda a: _Succeed(Success(a)))
+        return _Fold(self, lambda c: _succeed_node(Failure(c)), lambda a: _succeed_node(Success(a)))
 
     def match(
         self, *, on_failure: Callable[[E_co], B], on_success: Callable[[A_co], C]
@@ -1004,9 +1004,9 @@ class Effect(Generic[A_co, E_co, R_co]):
 
         def handle(cause: Cause[E_co]) -> Effect[B]:
             error = _recoverable(cause)
-            return _FailCause(cause) if error is _NO_ERROR else _Succeed(on_failure(error))
+            return _FailCause(cause) if error is _NO_ERROR else _succeed_node(on_failure(error))
 
-        return _Fold(self, handle, lambda a: _Succeed(on_success(a)))
+        return _Fold(self, handle, lambda a: _succeed_node(on_success(a)))
 
     def match_effect(
         self,
@@ -1037,7 +1037,9 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.die(OSError()).match_cause(on_failure=lambda c: "died", on_success=str))
         'died'
         """
-        return _Fold(self, lambda c: _Succeed(on_failure(c)), lambda a: _Succeed(on_success(a)))
+        return _Fold(
+            self, lambda c: _succeed_node(on_failure(c)), lambda a: _succeed_node(on_success(a))
+        )
 
     def match_cause_effect(
         self,
@@ -1146,7 +1148,10 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.succeed(41).fork().flat_map(lambda f: f.join()).map(lambda n: n + 1))
         42
         """
-        return _Fork(self, False)
+        node = _Fork()
+        node.effect = self
+        node.daemon = False
+        return node
 
     def fork_daemon(self) -> Effect[Fiber[A_co, E_co], Never, R_co]:
         """Start this effect in a fiber that no fiber owns: it outlives its parent and
@@ -1156,7 +1161,10 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.succeed("bg").fork_daemon().flat_map(lambda f: f.join()))
         'bg'
         """
-        return _Fork(self, True)
+        node = _Fork()
+        node.effect = self
+        node.daemon = True
+        return node
 
     def named(self, name: str) -> Effect[A_co, E_co, R_co]:
         """Name the fiber that runs this effect; the name shows in causes and logs.
@@ -1182,7 +1190,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         'later'
         """
         duration = check_duration(seconds, "delay")
-        return _Then(_WithFiber(lambda fiber: _sleep_on(fiber, duration)), self)
+        return _then_node(_WithFiber(lambda fiber: _sleep_on(fiber, duration)), self)
 
     def timeout(self, seconds: float) -> Effect[A_co, E_co | TimeoutError, R_co]:
         """Fail with `TimeoutError` if this effect takes longer than `seconds`; it runs
@@ -1359,13 +1367,13 @@ class Effect(Generic[A_co, E_co, R_co]):
                     def with_now(now: float) -> Effect[B, E_co, R_co]:
                         decision = step(now, value)
                         if decision.delay is None:
-                            return _with_tap(decision.effect, _Succeed(decision.output))
+                            return _with_tap(decision.effect, _succeed_node(decision.output))
                         wait = Effect.sleep(decision.delay).and_then(_Suspend(again))
                         return _with_tap(decision.effect, wait)
 
                     return _now().flat_map(with_now)
 
-                return _FlatMap(self, decide)
+                return _flat_map_node(self, decide)
 
             return again()
 
@@ -1741,8 +1749,7 @@ class _Succeed(Effect[Any, Any, Any]):
     __slots__ = ("value",)
     _op = op.SUCCEED
 
-    def __init__(self, value: object) -> None:
-        self.value = value
+    value: Any
 
     def __repr__(self) -> str:
         return f"Effect.succeed({self.value!r})"
@@ -1779,27 +1786,59 @@ class _FlatMap(Effect[Any, Any, Any]):
     __slots__ = ("first", "k")
     _op = op.FLAT_MAP
 
-    def __init__(self, first: Effect[Any, Any, Any], k: Callable[[Any], object]) -> None:
-        self.first = first
-        self.k = k
+    first: Effect[Any, Any, Any]
+    k: Callable[[Any], object]
 
 
 class _Then(Effect[Any, Any, Any]):
     __slots__ = ("first", "second")
     _op = op.THEN
 
-    def __init__(self, first: Effect[Any, Any, Any], second: Effect[Any, Any, Any]) -> None:
-        self.first = first
-        self.second = second
+    first: Effect[Any, Any, Any]
+    second: Effect[Any, Any, Any]
 
 
 class _Map(Effect[Any, Any, Any]):
     __slots__ = ("f", "first")
     _op = op.MAP
 
-    def __init__(self, first: Effect[Any, Any, Any], f: Callable[[Any], object]) -> None:
-        self.first = first
-        self.f = f
+    first: Effect[Any, Any, Any]
+    f: Callable[[Any], object]
+
+
+# Constructors of the commonest nodes (their classes have no `__init__`: calling a class
+# without one, then setting the slots, is a quarter cheaper than `object.__new__`).
+
+
+def _succeed_node(value: object) -> Effect[Any, Any, Any]:
+    node = _Succeed()
+    node.value = value
+    return node
+
+
+def _flat_map_node(
+    first: Effect[Any, Any, Any], k: Callable[[Any], object]
+) -> Effect[Any, Any, Any]:
+    node = _FlatMap()
+    node.first = first
+    node.k = k
+    return node
+
+
+def _map_node(first: Effect[Any, Any, Any], f: Callable[[Any], object]) -> Effect[Any, Any, Any]:
+    node = _Map()
+    node.first = first
+    node.f = f
+    return node
+
+
+def _then_node(
+    first: Effect[Any, Any, Any], second: Effect[Any, Any, Any]
+) -> Effect[Any, Any, Any]:
+    node = _Then()
+    node.first = first
+    node.second = second
+    return node
 
 
 class _Fold(Effect[Any, Any, Any]):
@@ -1830,10 +1869,8 @@ class _Fork(Effect[Any, Any, Any]):
 
     __slots__ = ("daemon", "effect")
     _op = op.FORK
-
-    def __init__(self, effect: Effect[Any, Any, Any], daemon: bool) -> None:
-        self.effect = effect
-        self.daemon = daemon
+    effect: Effect[Any, Any, Any]
+    daemon: bool
 
     @staticmethod
     def wrap(runtime: FiberRuntime) -> Fiber[Any, Any]:
@@ -1847,10 +1884,8 @@ class _Join(Effect[Any, Any, Any]):
 
     __slots__ = ("fiber", "runtime")
     _op = op.JOIN
-
-    def __init__(self, fiber: Fiber[Any, Any]) -> None:
-        self.fiber = fiber
-        self.runtime = fiber._runtime
+    fiber: Fiber[Any, Any]
+    runtime: FiberRuntime
 
 
 class _ForEach(Effect[Any, Any, Any]):
@@ -1962,7 +1997,7 @@ def _locally(ref: FiberRef, value: object, effect: Effect[A, E, R]) -> Effect[A,
 
 
 _new = object.__new__
-_UNIT: Effect[None] = _Succeed(None)
+_UNIT: Effect[None] = _succeed_node(None)
 _YIELD: Effect[None] = _Yield()
 _NEVER: Effect[Never] = _Async(lambda resume: None)
 _INTERRUPT_SELF: Effect[Never] = _WithFiber(
@@ -2055,12 +2090,12 @@ def _group(
 def _now() -> Effect[float]:
     """The current time on the fiber's clock."""
     return _WithFiber(
-        lambda fiber: _Succeed(fiber.get_ref(CURRENT_CLOCK).now())  # type: ignore[attr-defined]
+        lambda fiber: _succeed_node(fiber.get_ref(CURRENT_CLOCK).now())  # type: ignore[attr-defined]
     )
 
 
 def _with_tap(tap: Effect[Any, Any, Any] | None, then: Effect[A, E, R]) -> Effect[A, E, R]:
-    return then if tap is None else _Then(tap, then)
+    return then if tap is None else _then_node(tap, then)
 
 
 def _retry_policy(schedule: Any, times: int | None, while_: Any) -> Any:
@@ -2121,8 +2156,8 @@ def _call(f: Callable[[A], Effect[B, E, R]], value: A) -> Effect[B, E, R]:
     """An effect that calls `f(value)` when run: the loop itself makes the call, so a
     raised exception unwinds from the right place and a non-Effect result is reported
     naming `f`."""
-    node = _new(_FlatMap)
-    node.first = _Succeed(value)
+    node = _FlatMap()
+    node.first = _succeed_node(value)
     node.k = f
     return node
 
@@ -2237,13 +2272,13 @@ class _GenRun:
         try:
             yielded = self.generator.send(value)
         except StopIteration as stop:
-            return _Succeed(stop.value)
+            return _succeed_node(stop.value)
         if not isinstance(yielded, Effect):
             raise TypeError(
                 f"a @gen generator must `yield from` effects, it yielded "
                 f"{type(yielded).__name__} {yielded!r:.60}"
             )
-        return _FlatMap(yielded, self._step)
+        return _flat_map_node(yielded, self._step)
 
     def close(self, _exit: Exit[Any, Any]) -> Effect[None]:
         """Close the generator (running its `finally` blocks) if it did not finish."""

@@ -74,7 +74,10 @@ class Fiber(Generic[A_co, E_co]):
         >>> run_sync(Effect.succeed("done").fork().flat_map(lambda f: f.join()))
         'done'
         """
-        return _Join(self)
+        node = _Join()
+        node.fiber = self
+        node.runtime = self._runtime
+        return node
 
     def _join_now(self) -> Effect[A_co, E_co]:
         exit: Exit[A_co, E_co] | None = self._runtime.exit
