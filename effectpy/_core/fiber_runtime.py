@@ -105,7 +105,6 @@ from .opcodes import (  # bare names: one cached global load each in the loop
     FINALIZING,
     FLAT_MAP,
     FOLD,
-    FOR_EACH,
     FORK,
     JOIN,
     LOCALLY,
@@ -541,28 +540,29 @@ class FiberRuntime:
                         cur = first
                         continue
                     elif code >= EXTENDED:  # composite nodes the loop runs itself
-                        if code == FORK:
-                            fn = cur.wrap
-                            value = fn(self.fork_child(cur.effect, cur.daemon))
-                        elif code == JOIN:
-                            exit = cur.runtime._exit
-                            if exit is None:  # still running: wait for it
-                                cur = self._special(cur, code)
-                                continue
-                            if type(exit) is not Success:
-                                cur = _FailNode(exit.cause)
-                                continue
-                            value = exit.value
-                        elif code == FOR_EACH:
-                            items = cur.items
-                            if not items:
-                                value = []
-                            else:
-                                frame = _Collect(items, cur.f)
-                                stack.append(frame)
-                                fn = cur.f
-                                cur = fn(items[0])
-                                continue
+                        if code < SCOPED:  # fibers and for_each
+                            if code == FORK:
+                                fn = cur.wrap
+                                value = fn(self.fork_child(cur.effect, cur.daemon))
+                            elif code == JOIN:
+                                exit = cur.runtime._exit
+                                if exit is None:  # still running: wait for it
+                                    cur = self._special(cur, code)
+                                    continue
+                                if type(exit) is not Success:
+                                    cur = _FailNode(exit.cause)
+                                    continue
+                                value = exit.value
+                            else:  # FOR_EACH
+                                items = cur.items
+                                if not items:
+                                    value = []
+                                else:
+                                    frame = _Collect(items, cur.f)
+                                    stack.append(frame)
+                                    fn = cur.f
+                                    cur = fn(items[0])
+                                    continue
                         elif code == SCOPED:
                             refs = self.refs
                             scope: Any = loop_scope(cur.scope_class, cur.strategy, self)
@@ -820,7 +820,13 @@ class FiberRuntime:
         """Evaluate a resource node the loop does not inline: push its frame, return
         the effect to evaluate next."""
         stack = self._stack
-        if code == op.BRACKET:  # the node is its own frame, above the way back
+        if code == op.BRACKET:
+            first = cur.acquire
+            if first._op == SYNC:  # one atomic step: no region to enter
+                resource = first.thunk()
+                stack.append(_Release(cur.release, resource))
+                return _expect_effect(cur.use(resource), cur.use)
+            # the node is its own frame, above the way back
             if self._interruptible:
                 stack.append(_REVERT_TO_INTERRUPTIBLE)
                 self._interruptible = False
@@ -832,13 +838,8 @@ class FiberRuntime:
             return cur.fiber._join_now()
         if code == op.ADD_FINALIZER:  # to a closed scope: run it now
             entry = cur.entry
-            effect = finalize(entry, cur.scope._exit)
-            if not hasattr(type(effect), "_op"):
-                named = entry[0] if type(entry) is tuple else entry
-                raise TypeError(
-                    f"{_describe_function(named)} returned {type(effect).__name__} "
-                    f"{_short(effect)}, expected an Effect"
-                )
+            named = entry[0] if type(entry) is tuple else entry
+            effect = _expect_effect(finalize(entry, cur.scope._exit), named)
             self._enter_finalizer(_ResultFrame(None))
             return effect
         if code == op.CLOSE_SCOPE:
@@ -1092,6 +1093,16 @@ class FiberRuntime:
             self._observers = None
             for observer in observers:
                 observer(exit)
+
+
+def _expect_effect(effect: Any, fn: object) -> Any:
+    """`effect`, made by `fn`; a TypeError naming `fn` if it is not an effect."""
+    if not hasattr(type(effect), "_op"):
+        raise TypeError(
+            f"{_describe_function(fn)} returned {type(effect).__name__} {_short(effect)}, "
+            f"expected an Effect"
+        )
+    return effect
 
 
 def _describe_function(fn: object) -> str:

@@ -29,12 +29,13 @@ THEN: Final = 14
 EXTENDED: Final = 15
 FORK: Final = 15
 JOIN: Final = 16
-SCOPED: Final = 17
-ACQUIRE_RELEASE: Final = 18
-BRACKET: Final = 19
-CLOSE_SCOPE: Final = 20
-ADD_FINALIZER: Final = 21
-FOR_EACH: Final = 22
+FOR_EACH: Final = 17
+SCOPED: Final = 18
+"""The first of the scope and resource nodes (the loop tests these apart from the above)."""
+ACQUIRE_RELEASE: Final = 19
+ADD_FINALIZER: Final = 20
+BRACKET: Final = 21
+CLOSE_SCOPE: Final = 22
 
 # Frames pushed by the loop itself. A scope is its own SCOPE_EXIT frame; ACQUIRE_RELEASE
 # and BRACKET nodes are their own frames too (their codes are above).
