@@ -76,7 +76,7 @@ def debug_nodes(fiber: FiberRuntime) -> list[DebugNode]:
     """The tree (as data) for the runtime `fiber` runs in: its root fibers first."""
     fibers = _all_fibers(fiber)
     scopes = sorted(_open_scopes_now(fibers), key=lambda scope: scope._created)
-    owned: set[FiberRuntime] = {f for scope in scopes for f in scope._fibers.values()}
+    owned: set[FiberRuntime] = {f for scope in scopes for f in scope.owned_fibers()}
     scopes_by_owner: dict[FiberRuntime, list[Scope]] = {}
     children_scopes: dict[object, list[Scope]] = {}
     for scope in scopes:
@@ -89,7 +89,7 @@ def debug_nodes(fiber: FiberRuntime) -> list[DebugNode]:
     def scope_node(scope: Scope) -> DebugNode:
         node = DebugNode("scope", _scope_label(scope))
         node.children.extend(scope_node(child) for child in children_scopes.get(scope, []))
-        node.children.extend(fiber_node(f) for f in scope._fibers.values() if f.exit is None)
+        node.children.extend(fiber_node(f) for f in scope.owned_fibers() if f.exit is None)
         return node
 
     def fiber_node(current: FiberRuntime) -> DebugNode:

@@ -235,6 +235,8 @@ class Scope(core.ScopeState):
                     return _interrupt_for_scope(fiber, name).as_(fiber)
                 key = next(_keys)
                 self._finalizers[key] = lambda _exit: _interrupt_for_scope(fiber, name)
+                if self._fibers is None:
+                    self._fibers = {}
                 self._fibers[key] = fiber._runtime
                 return Effect.succeed(fiber).tap(lambda f: _forget_when_done(self, key, f))
 
@@ -333,6 +335,7 @@ def _forget_when_done(scope: Scope, key: int, fiber: Fiber[Any, Any]) -> Effect[
 
     def forget(_exit: Exit[Any, Any]) -> None:
         scope._finalizers.pop(key, None)
-        scope._fibers.pop(key, None)
+        if scope._fibers is not None:
+            scope._fibers.pop(key, None)
 
     return Effect.sync(lambda: fiber._runtime.add_observer(forget))

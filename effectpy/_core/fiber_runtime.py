@@ -125,7 +125,7 @@ from .opcodes import (  # bare names: one cached global load each in the loop
     YIELD,
 )
 from .scheduler import Scheduler
-from .scope import Finalizer, begin_close, finalize, keys, loop_scope
+from .scope import Finalizer, begin_close, finalize, keys
 
 RUNNING: Final = 0
 """In the scheduler's ready queue, or evaluating."""
@@ -563,9 +563,18 @@ class FiberRuntime:
                                     fn = cur.f
                                     cur = fn(items[0])
                                     continue
-                        elif code == SCOPED:
+                        elif code == SCOPED:  # a new scope: `init_scope`'s state, inlined
                             refs = self.refs
-                            scope: Any = loop_scope(cur.scope_class, cur.strategy, self)
+                            scope: Any = _new(cur.scope_class)
+                            scope.strategy = cur.strategy
+                            scope._sequential = True
+                            scope._name = None
+                            scope._finalizers = {}
+                            scope._exit = None
+                            scope._parent_entry = None
+                            scope._owner = self
+                            scope._fibers = None
+                            scope._created = next(keys)
                             scope._outer = refs.get(CURRENT_SCOPE)
                             refs[CURRENT_SCOPE] = scope
                             stack.append(scope)  # a scope is its own SCOPE_EXIT frame
@@ -712,8 +721,7 @@ class FiberRuntime:
                             if not registered:
                                 continue
                             entry = registered.popitem()[1]
-                            if frame._fibers:
-                                frame._fibers.clear()
+                            frame._fibers = None
                             if type(entry) is tuple:
                                 fn = entry[0]
                                 cur = entry[1] if fn is None else fn(entry[1], exit)

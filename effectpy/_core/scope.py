@@ -65,8 +65,9 @@ class ScopeState:
 
     _created: int
     _exit: Exit[Any, Any] | None
-    _fibers: dict[int, FiberRuntime]
-    """Fibers the scope owns (`fork_in`, `fork_scoped`), by the key of their finalizer."""
+    _fibers: dict[int, FiberRuntime] | None
+    """Fibers the scope owns (`fork_in`, `fork_scoped`), by the key of their finalizer
+    (None until the first)."""
     _finalizers: dict[int, Finalizer]
     _name: str | None
     _outer: object
@@ -79,6 +80,10 @@ class ScopeState:
     strategy: Any
 
     _op: Final = SCOPE_EXIT
+
+    def owned_fibers(self) -> list[FiberRuntime]:
+        """The fibers the scope owns (for debug_tree)."""
+        return [] if self._fibers is None else list(self._fibers.values())
 
     def run_in_parallel(self, finalizers: list[Finalizer], exit: Exit[Any, Any]) -> Any:
         """The effect that runs `finalizers` under a parallel strategy (see the public
@@ -95,7 +100,7 @@ def init_scope(scope: ScopeState, strategy: Any, name: str | None, sequential: b
     scope._exit = None
     scope._parent_entry = None
     scope._owner = None
-    scope._fibers = {}
+    scope._fibers = None
     scope._outer = None
     scope._created = next(keys)
     _user_scopes.append(weakref.ref(scope))
@@ -108,22 +113,6 @@ def _prune() -> None:
         live = [r for r in list(_user_scopes) if (s := r()) is not None and s._exit is None]
         _user_scopes[:] = live
         _prune_at[0] = max(64, 2 * len(live))
-
-
-def loop_scope(cls: type[ScopeState], strategy: Any, owner: FiberRuntime) -> ScopeState:
-    """A new sequential scope for `Effect.scoped`, owned by `owner` (no `__init__` call,
-    no registry: this is on the path of every `Effect.scoped`)."""
-    scope: ScopeState = _new(cls)
-    scope.strategy = strategy
-    scope._sequential = True
-    scope._name = None
-    scope._finalizers = {}
-    scope._exit = None
-    scope._parent_entry = None
-    scope._owner = owner
-    scope._fibers = {}
-    scope._created = next(keys)
-    return scope
 
 
 def finalize(finalizer: Finalizer, exit: Exit[Any, Any]) -> Any:
@@ -150,7 +139,7 @@ def begin_close(scope: ScopeState, exit: Exit[Any, Any]) -> list[Finalizer] | No
     finalizers = list(registered.values())
     finalizers.reverse()
     registered.clear()
-    scope._fibers.clear()
+    scope._fibers = None
     return finalizers
 
 
