@@ -1965,6 +1965,21 @@ class _AddFinalizer(Effect[Any, Any, Any]):
         self.entry = entry
 
 
+class _MakeScope(Effect[Any, Any, Any]):
+    """`Scope.make(...)`: a new open scope of class `scope_class`, owned by the fiber."""
+
+    __slots__ = ("name", "scope_class", "sequential", "strategy")
+    _op = op.MAKE_SCOPE
+
+    def __init__(
+        self, scope_class: type[Scope], strategy: object, name: str | None, sequential: bool
+    ) -> None:
+        self.scope_class = scope_class
+        self.strategy = strategy
+        self.name = name
+        self.sequential = sequential
+
+
 class _CloseScope(Effect[Any, Any, Any]):
     """`scope.close(exit)`: the loop runs the finalizers (once, uninterruptibly)."""
 

@@ -29,7 +29,7 @@ from ._core.cause import Cause
 from ._core.exit import Exit, Failure
 from ._core.fiber_runtime import CURRENT_SCOPE, NO_SCOPE, FiberRuntime
 from ._core.ids import ScopeClosed
-from .effect import Effect, _AddFinalizer, _CloseScope, _require_effect
+from .effect import Effect, _AddFinalizer, _CloseScope, _MakeScope, _require_effect
 from .effect import _locally as locally
 from .effect import _with_fiber as with_fiber
 from .fiber import Fiber
@@ -117,13 +117,7 @@ class Scope(core.ScopeState):
         """
 
         _check_strategy(strategy)
-
-        def make(fiber: FiberRuntime) -> Effect[CloseableScope]:
-            scope = CloseableScope(strategy, name)
-            scope._owner = fiber
-            return Effect.succeed(scope)
-
-        return with_fiber(make)
+        return _MakeScope(CloseableScope, strategy, name, strategy.kind == "sequential")
 
     @staticmethod
     def get() -> Effect[Scope, Never, Scope]:

@@ -108,6 +108,7 @@ from .opcodes import (  # bare names: one cached global load each in the loop
     FORK,
     JOIN,
     LOCALLY,
+    MAKE_SCOPE,
     MAP,
     ON_EXIT,
     RESTORE_REF,
@@ -125,7 +126,7 @@ from .opcodes import (  # bare names: one cached global load each in the loop
     YIELD,
 )
 from .scheduler import Scheduler
-from .scope import Finalizer, begin_close, finalize, keys
+from .scope import Finalizer, begin_close, finalize, init_scope, keys
 
 RUNNING: Final = 0
 """In the scheduler's ready queue, or evaluating."""
@@ -600,6 +601,10 @@ class FiberRuntime:
                         elif code == ADD_FINALIZER and cur.scope._exit is None:
                             cur.scope._finalizers[next(keys)] = cur.entry
                             value = None
+                        elif code == MAKE_SCOPE:
+                            value = _new(cur.scope_class)
+                            init_scope(value, cur.strategy, cur.name, cur.sequential)
+                            value._owner = self
                         else:
                             cur = self._special(cur, code)
                             continue

@@ -36,6 +36,7 @@ ACQUIRE_RELEASE: Final = 19
 ADD_FINALIZER: Final = 20
 BRACKET: Final = 21
 CLOSE_SCOPE: Final = 22
+MAKE_SCOPE: Final = 23
 
 # Frames pushed by the loop itself. A scope is its own SCOPE_EXIT frame; ACQUIRE_RELEASE
 # and BRACKET nodes are their own frames too (their codes are above).
