@@ -666,7 +666,10 @@ class FiberRuntime:
                         if not stack:
                             exit = _new(Success)
                             _set_success_value(exit, value)
-                            self._effect_done(exit)
+                            if self.children:
+                                self._effect_done(exit)
+                            else:
+                                self._publish(exit)
                             return
                         frame = stack.pop()
                         code = frame._op
@@ -679,33 +682,6 @@ class FiberRuntime:
                             value = fn(value)
                         elif code == THEN:
                             cur = frame.second
-                            break
-                        elif code == COLLECT:  # the next item of a sequential for_each
-                            frame.results.append(value)
-                            index = frame.index
-                            items = frame.items
-                            if index < len(items):
-                                frame.index = index + 1
-                                stack.append(frame)
-                                fn = frame.f
-                                cur = fn(items[index])
-                                break
-                            value = frame.results
-                        elif code == FOLD:
-                            fn = frame.on_success
-                            if fn is not None:
-                                cur = fn(value)
-                                break
-                        elif code == ON_EXIT:
-                            exit = _new(Success)
-                            _set_success_value(exit, value)
-                            fn = frame.f
-                            cur = fn(exit)
-                            if cur._op == SYNC:  # atomic: no region to enter
-                                fn = cur.thunk
-                                fn()
-                                continue
-                            self._enter_finalizer(_ResultFrame(value))
                             break
                         elif code == SCOPE_EXIT:  # an `Effect.scoped` body succeeded
                             self.refs[CURRENT_SCOPE] = frame._outer
@@ -738,6 +714,33 @@ class FiberRuntime:
                                 fn()
                                 continue
                             self._enter_finalizer(_ResultFrame(value))  # as `on_exit` does
+                            break
+                        elif code == COLLECT:  # the next item of a sequential for_each
+                            frame.results.append(value)
+                            index = frame.index
+                            items = frame.items
+                            if index < len(items):
+                                frame.index = index + 1
+                                stack.append(frame)
+                                fn = frame.f
+                                cur = fn(items[index])
+                                break
+                            value = frame.results
+                        elif code == FOLD:
+                            fn = frame.on_success
+                            if fn is not None:
+                                cur = fn(value)
+                                break
+                        elif code == ON_EXIT:
+                            exit = _new(Success)
+                            _set_success_value(exit, value)
+                            fn = frame.f
+                            cur = fn(exit)
+                            if cur._op == SYNC:  # atomic: no region to enter
+                                fn = cur.thunk
+                                fn()
+                                continue
+                            self._enter_finalizer(_ResultFrame(value))
                             break
                         elif code == ACQUIRE_RELEASE:  # acquired: register the release
                             scope = self.refs[CURRENT_SCOPE]
