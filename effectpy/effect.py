@@ -1965,6 +1965,17 @@ class _AddFinalizer(Effect[Any, Any, Any]):
         self.entry = entry
 
 
+class _WithScope(Effect[Any, Any, Any]):
+    """`scope.extend(effect)`: `effect` with `scope` as the fiber's current scope."""
+
+    __slots__ = ("effect", "scope")
+    _op = op.WITH_SCOPE
+
+    def __init__(self, scope: Scope, effect: Effect[Any, Any, Any]) -> None:
+        self.scope = scope
+        self.effect = effect
+
+
 class _MakeScope(Effect[Any, Any, Any]):
     """`Scope.make(...)`: a new open scope of class `scope_class`, owned by the fiber."""
 

@@ -27,10 +27,9 @@ from typing import Any, ClassVar, Never, TypeVar, final, overload
 from ._core import scope as core
 from ._core.cause import Cause
 from ._core.exit import Exit, Failure
-from ._core.fiber_runtime import CURRENT_SCOPE, NO_SCOPE, FiberRuntime
+from ._core.fiber_runtime import NO_SCOPE, FiberRuntime
 from ._core.ids import ScopeClosed
-from .effect import Effect, _AddFinalizer, _CloseScope, _MakeScope, _require_effect
-from .effect import _locally as locally
+from .effect import Effect, _AddFinalizer, _CloseScope, _MakeScope, _require_effect, _WithScope
 from .effect import _with_fiber as with_fiber
 from .fiber import Fiber
 
@@ -214,7 +213,7 @@ class Scope(core.ScopeState):
         still in use
         released
         """
-        return locally(CURRENT_SCOPE, self, effect)
+        return _WithScope(self, effect)
 
     # -- fibers ----------------------------------------------------------------------
 
@@ -303,7 +302,7 @@ _UNIT: Effect[None] = Effect.unit()
 
 def _current_scope(fiber: FiberRuntime) -> Scope:
     """Library-internal: the running fiber's scope (a defect if it has none)."""
-    scope = fiber.get_ref(CURRENT_SCOPE)
+    scope = fiber.scope
     if scope is None:
         raise LookupError(NO_SCOPE)
     assert isinstance(scope, Scope)

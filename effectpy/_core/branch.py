@@ -79,7 +79,7 @@ class BranchRun:
         """Start `effect` as a process of this branch (from any of its fibers)."""
         if self._closed:
             raise RuntimeError("spawn: this branch has already converged; spawn inside it")
-        fiber = self._parent.new_child(refs=spawner.refs)
+        fiber = self._parent.new_child(refs=spawner.refs, scope=spawner.scope)
         if self._failing:
             fiber.interrupt_as(spawner.id, SiblingFailed(spawner.id))
         elif self._limit is not None and self._spawned_running() >= self._limit:

@@ -112,6 +112,7 @@ from .opcodes import (  # bare names: one cached global load each in the loop
     MAP,
     ON_EXIT,
     RESTORE_REF,
+    RESTORE_SCOPE,
     RESULT,
     RETHROW,
     REVERT_INTERRUPTIBLE,
@@ -264,10 +265,6 @@ class _RestoreRef:
         self.old = old
 
 
-CURRENT_SCOPE: Final = FiberRef(None, "scope")
-"""The scope `Effect.acquire_release` and `Scope.get()` use: set by `Effect.scoped` and
-`scope.extend`, inherited by forked fibers."""
-
 NO_SCOPE: Final = "no Scope: run this effect inside Effect.scoped(...) or scope.extend(...)"
 
 
@@ -287,6 +284,14 @@ class _Finalizing:
         self.exit = exit
         self.then = then
         self.cause: Cause[Any] | None = None
+
+
+class _RestoreScope:
+    __slots__ = ("old",)
+    _op: Final = op.RESTORE_SCOPE
+
+    def __init__(self, old: object) -> None:
+        self.old = old
 
 
 class _Collect:
@@ -372,6 +377,7 @@ class FiberRuntime:
         "parent",
         "refs",
         "scheduler",
+        "scope",
     )
 
     def __init__(
@@ -401,6 +407,9 @@ class FiberRuntime:
         self._parked: Resume | None = None
         """While SUSPENDED: the callback of the park."""
         self._last_fn: Any = None
+        self.scope: Any = None
+        """The current scope (`Effect.scoped`, `scope.extend`): where `acquire_release`
+        registers; a forked fiber starts in its parent's."""
 
     def __repr__(self) -> str:
         return f"<FiberRuntime {self.id} state={self._state}>"
@@ -565,7 +574,6 @@ class FiberRuntime:
                                     cur = fn(items[0])
                                     continue
                         elif code == SCOPED:  # a new scope: `init_scope`'s state, inlined
-                            refs = self.refs
                             scope: Any = _new(cur.scope_class)
                             scope.strategy = cur.strategy
                             scope._sequential = True
@@ -576,13 +584,13 @@ class FiberRuntime:
                             scope._owner = self
                             scope._fibers = None
                             scope._created = next(keys)
-                            scope._outer = refs.get(CURRENT_SCOPE)
-                            refs[CURRENT_SCOPE] = scope
+                            scope._outer = self.scope
+                            self.scope = scope
                             stack.append(scope)  # a scope is its own SCOPE_EXIT frame
                             cur = cur.effect
                             continue
                         elif code == ACQUIRE_RELEASE:
-                            scope = self.refs.get(CURRENT_SCOPE)
+                            scope = self.scope
                             if scope is None:
                                 raise LookupError(NO_SCOPE)
                             first = cur.acquire
@@ -684,7 +692,7 @@ class FiberRuntime:
                             cur = frame.second
                             break
                         elif code == SCOPE_EXIT:  # an `Effect.scoped` body succeeded
-                            self.refs[CURRENT_SCOPE] = frame._outer
+                            self.scope = frame._outer
                             exit = _new(Success)
                             _set_success_value(exit, value)
                             registered = frame._finalizers
@@ -743,7 +751,7 @@ class FiberRuntime:
                             self._enter_finalizer(_ResultFrame(value))
                             break
                         elif code == ACQUIRE_RELEASE:  # acquired: register the release
-                            scope = self.refs[CURRENT_SCOPE]
+                            scope = self.scope
                             if scope._exit is None:
                                 scope._finalizers[next(keys)] = (frame.release, value)
                             else:  # closed meanwhile (by another fiber): release now
@@ -767,6 +775,8 @@ class FiberRuntime:
                             break
                         elif code == RESTORE_REF:
                             self._restore_ref(frame)
+                        elif code == RESTORE_SCOPE:
+                            self.scope = frame.old
                         else:  # BRACKET: acquired; use, then release
                             fn = frame.use
                             cur = self._bracket_acquired(frame, value)
@@ -797,8 +807,10 @@ class FiberRuntime:
                 cause = self._revert_failing(frame.flag, cause)
             elif code == op.RESTORE_REF:
                 self._restore_ref(frame)
+            elif code == op.RESTORE_SCOPE:
+                self.scope = frame.old
             elif code == op.SCOPE_EXIT:
-                self.refs[CURRENT_SCOPE] = frame._outer
+                self.scope = frame._outer
                 exit = Failure(cause)
                 finalizers = begin_close(frame, exit)
                 if finalizers:
@@ -852,6 +864,10 @@ class FiberRuntime:
             return cur.acquire
         if code == op.JOIN:
             return cur.fiber._join_now()
+        if code == op.WITH_SCOPE:
+            stack.append(_RestoreScope(self.scope))
+            self.scope = cur.scope
+            return cur.effect
         if code == op.ADD_FINALIZER:  # to a closed scope: run it now
             entry = cur.entry
             named = entry[0] if type(entry) is tuple else entry
@@ -1040,6 +1056,7 @@ class FiberRuntime:
         child._observers = None
         child._parked = None
         child._last_fn = None
+        child.scope = self.scope
         scheduler.live_fibers += 1
         if daemon:
             child.parent = None
@@ -1051,13 +1068,18 @@ class FiberRuntime:
         return child
 
     def new_child(
-        self, daemon: bool = False, refs: dict[FiberRef, object] | None = None
+        self,
+        daemon: bool = False,
+        refs: dict[FiberRef, object] | None = None,
+        scope: object = _MISSING,
     ) -> FiberRuntime:
         """A new fiber that is not started yet: `start(effect)` it soon, since a
-        supervising parent waits for its children to end."""
+        supervising parent waits for its children to end. It starts with a copy of
+        `refs` and in `scope` (default: this fiber's)."""
         child = FiberRuntime(
             self.scheduler, None if daemon else self, dict(self.refs if refs is None else refs)
         )
+        child.scope = self.scope if scope is _MISSING else scope
         if not daemon:
             self.children[child] = None
         return child

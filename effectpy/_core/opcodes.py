@@ -37,6 +37,7 @@ ADD_FINALIZER: Final = 20
 BRACKET: Final = 21
 CLOSE_SCOPE: Final = 22
 MAKE_SCOPE: Final = 23
+WITH_SCOPE: Final = 24
 
 # Frames pushed by the loop itself. A scope is its own SCOPE_EXIT frame; ACQUIRE_RELEASE
 # and BRACKET nodes are their own frames too (their codes are above).
@@ -47,3 +48,4 @@ RETHROW: Final = 43
 SCOPE_EXIT: Final = 44
 FINALIZING: Final = 45
 COLLECT: Final = 46
+RESTORE_SCOPE: Final = 47
