@@ -99,6 +99,7 @@ from .opcodes import (  # bare names: one cached global load each in the loop
     ACQUIRE_RELEASE,
     ADD_FINALIZER,
     ASYNC,
+    CLOSE_SCOPE,
     COLLECT,
     EXTENDED,
     FAIL,
@@ -573,6 +574,9 @@ class FiberRuntime:
                                     fn = cur.f
                                     cur = fn(items[0])
                                     continue
+                        elif code == ADD_FINALIZER and cur.scope._exit is None:
+                            cur.scope._finalizers[next(keys)] = cur.entry
+                            value = None
                         elif code == SCOPED:  # a new scope: `init_scope`'s state, inlined
                             scope: Any = _new(cur.scope_class)
                             scope.strategy = cur.strategy
@@ -606,13 +610,21 @@ class FiberRuntime:
                             fn = first.thunk
                             value = fn()
                             scope._finalizers[next(keys)] = (cur.release, value)
-                        elif code == ADD_FINALIZER and cur.scope._exit is None:
-                            cur.scope._finalizers[next(keys)] = cur.entry
-                            value = None
                         elif code == MAKE_SCOPE:
                             value = _new(cur.scope_class)
                             init_scope(value, cur.strategy, cur.name, cur.sequential)
                             value._owner = self
+                        elif code == CLOSE_SCOPE and cur.scope._sequential:
+                            exit = cur.scope_exit
+                            finalizers = begin_close(cur.scope, exit)
+                            if finalizers:  # run them uninterruptibly
+                                if self._interruptible:
+                                    stack.append(_REVERT_TO_INTERRUPTIBLE)
+                                    self._interruptible = False
+                                closing = _Finalizing(finalizers, exit, _UNIT_EXIT)
+                                cur = self._finalize_next(closing)
+                                continue
+                            value = None
                         else:
                             cur = self._special(cur, code)
                             continue
