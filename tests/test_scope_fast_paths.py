@@ -1336,3 +1336,30 @@ def test_sync_acquires_in_many_fibers_sharing_a_scope_are_each_released_once(see
     values = Runtime(seed=seed, budget=3).run_sync(program())
     assert values == list(range(20))
     assert sorted(released) == list(range(20))
+
+
+# -- the registry of user-made scopes (for debug_tree) ---------------------------------
+
+
+def test_scopes_user_code_drops_or_closes_do_not_pile_up_in_the_registry() -> None:
+    from effectpy._core import scope as core  # internal: the weak registry
+
+    def make_and_drop(left: int) -> Effect[None]:
+        if left == 0:
+            return Effect.unit()
+        closed_or_dropped = Scope.make().flat_map(
+            lambda scope: scope.close(Exit.unit()) if left % 2 else Effect.unit()
+        )
+        return closed_or_dropped.and_then(Effect.suspend(lambda: make_and_drop(left - 1)))
+
+    run_sync(make_and_drop(5_000))
+    # Pruned as the list doubles: bounded by the scopes still open (none), not by 5,000.
+    assert len(core._user_scopes) < 200
+
+
+def test_an_open_user_scope_stays_in_the_registry_through_pruning() -> None:
+    from effectpy._core import scope as core  # internal: the weak registry
+
+    kept = run_sync(Scope.make(name="kept"))
+    run_sync(Effect.for_each(range(1_000), lambda _: Scope.make().as_unit()))
+    assert any(ref() is kept for ref in core._user_scopes)

@@ -533,6 +533,14 @@ class FiberRuntime:
                         stack.append(cur)
                         cur = first
                         continue
+                    if code == THEN:
+                        first = cur.first
+                        if first._op == SUCCEED:
+                            cur = cur.second
+                            continue
+                        stack.append(cur)
+                        cur = first
+                        continue
                     if code == SUCCEED:
                         value = cur.value
                     elif code == MAP:
@@ -542,14 +550,6 @@ class FiberRuntime:
                     elif code == SYNC:
                         fn = cur.thunk
                         value = fn()
-                    elif code == THEN:
-                        first = cur.first
-                        if first._op == SUCCEED:
-                            cur = cur.second
-                            continue
-                        stack.append(cur)
-                        cur = first
-                        continue
                     elif code >= EXTENDED:  # composite nodes the loop runs itself
                         if code < SCOPED:  # fibers and for_each
                             if code == FORK:
