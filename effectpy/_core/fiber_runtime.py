@@ -617,14 +617,12 @@ class FiberRuntime:
                         elif code == CLOSE_SCOPE and cur.scope._sequential:
                             exit = cur.scope_exit
                             finalizers = begin_close(cur.scope, exit)
-                            if finalizers:  # run them uninterruptibly
-                                if self._interruptible:
-                                    stack.append(_REVERT_TO_INTERRUPTIBLE)
-                                    self._interruptible = False
+                            value = None
+                            if finalizers:
                                 closing = _Finalizing(finalizers, exit, _UNIT_EXIT)
                                 cur = self._finalize_next(closing)
-                                continue
-                            value = None
+                                if cur is not None:
+                                    continue
                         else:
                             cur = self._special(cur, code)
                             continue
@@ -710,13 +708,11 @@ class FiberRuntime:
                             registered = frame._finalizers
                             if len(registered) > 1 or frame._exit is not None:
                                 finalizers = begin_close(frame, exit)
-                                if finalizers:  # run them uninterruptibly, then go on
-                                    if self._interruptible:
-                                        stack.append(_REVERT_TO_INTERRUPTIBLE)
-                                        self._interruptible = False
+                                if finalizers:  # run them, then go on with `value`
                                     closing = _Finalizing(finalizers, exit, exit)
                                     cur = self._finalize_next(closing)
-                                    break
+                                    if cur is not None:
+                                        break
                                 continue
                             frame._exit = exit  # closed; at most one finalizer to run
                             if not registered:
@@ -781,6 +777,9 @@ class FiberRuntime:
                             value = frame.value
                         elif code == FINALIZING:  # the next finalizers of a closing scope
                             cur = self._finalize_next(frame)
+                            if cur is None:  # all ran: go on as the scope's body did
+                                value = frame.then.value
+                                continue
                             break
                         elif code == RETHROW:
                             cur = _FailNode(frame.cause)
@@ -826,11 +825,11 @@ class FiberRuntime:
                 exit = Failure(cause)
                 finalizers = begin_close(frame, exit)
                 if finalizers:
-                    return self._finalize_next, self._finalizing(finalizers, exit, exit)
+                    return self._finalize_resume, _Finalizing(finalizers, exit, exit)
             elif code == op.FINALIZING:  # a finalizer failed: keep its cause, go on
                 before = frame.cause
                 frame.cause = cause if before is None else Cause.sequential(before, cause)
-                return self._finalize_next, frame
+                return self._finalize_resume, frame
         self._effect_done(Failure(cause))
         return None
 
@@ -893,23 +892,16 @@ class FiberRuntime:
             if not finalizers:
                 return _UNIT_NODE
             if scope._sequential:
-                return self._finalize_next(self._finalizing(finalizers, exit, _UNIT_EXIT))
+                return self._finalize_resume(_Finalizing(finalizers, exit, _UNIT_EXIT))
             return _UninterruptibleNode(scope.run_in_parallel(finalizers, exit))
         raise TypeError(f"{type(cur).__name__} {_short(cur)} is not an Effect")
 
-    def _finalizing(
-        self, finalizers: list[Finalizer], exit: Exit[Any, Any], then: Exit[Any, Any]
-    ) -> _Finalizing:
-        """Start running `finalizers`: uninterruptibly, whatever the fiber was."""
-        if self._interruptible:
-            self._stack.append(_REVERT_TO_INTERRUPTIBLE)
-            self._interruptible = False
-        return _Finalizing(finalizers, exit, then)
-
     def _finalize_next(self, frame: _Finalizing) -> Any:
-        """Run the next finalizers: a sync one at once (atomic, so nothing to shield),
-        any other as the effect to evaluate next (with the frame back on the stack).
-        When all have run, the effect that goes on as `frame.then` says."""
+        """Run the next finalizers of a closing scope. A sync one runs at once (a thunk
+        is atomic: nothing to shield it from); any other is the effect to evaluate
+        next, with the frame back on the stack and the fiber uninterruptible until the
+        last has run. When all have run: None to go on with the value of `frame.then`
+        (a success, no finalizer failed), else the effect that fails."""
         finalizers = frame.finalizers
         count = len(finalizers)
         exit = frame.exit
@@ -926,12 +918,12 @@ class FiberRuntime:
                     effect = finalizer(exit)  # type: ignore[operator]  # the callable
                 if effect._op != SYNC:
                     frame.index = index
-                    self._stack.append(frame)
+                    self._shield(frame)
                     return effect
                 effect.thunk()
             except (KeyboardInterrupt, SystemExit):
                 frame.index = index  # the others still run, as the fiber unwinds
-                self._stack.append(frame)
+                self._shield(frame)
                 raise
             except BaseException as exc:
                 named = finalizer[0] if type(finalizer) is tuple else finalizer
@@ -939,20 +931,31 @@ class FiberRuntime:
                 before = frame.cause
                 frame.cause = failed if before is None else Cause.sequential(before, failed)
         frame.index = index
-        return self._finalized(frame)
-
-    def _finalized(self, frame: _Finalizing) -> Any:
-        """Every finalizer ran: the effect that goes on as `frame.then` says."""
         then = frame.then
         cause = frame.cause
         if cause is None:
-            if isinstance(then, Success):
-                return _UNIT_NODE if then.value is None else _SucceedNode(then.value)
-            assert isinstance(then, Failure)
-            return _FailNode(then.cause)
-        if isinstance(then, Failure):
+            if type(then) is Success:
+                return None
+            return _FailNode(then.cause)  # type: ignore[attr-defined]  # a Failure
+        if type(then) is Failure:
             cause = Cause.sequential(then.cause, cause)
         return _FailNode(cause)
+
+    def _shield(self, frame: _Finalizing) -> None:
+        """Push `frame` to resume the finalizers, in an uninterruptible region."""
+        stack = self._stack
+        if self._interruptible:
+            stack.append(_REVERT_TO_INTERRUPTIBLE)
+            self._interruptible = False
+        stack.append(frame)
+
+    def _finalize_resume(self, frame: _Finalizing) -> Any:
+        """`_finalize_next`, as an effect to evaluate in every case."""
+        effect = self._finalize_next(frame)
+        if effect is None:
+            value = frame.then.value  # type: ignore[attr-defined]  # a Success
+            return _UNIT_NODE if value is None else _SucceedNode(value)
+        return effect
 
     def _bracket_acquired(self, node: Any, resource: object) -> Any:
         """`acquire_use_release` acquired `resource`: `use` it, as interruptible as the
