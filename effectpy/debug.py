@@ -68,7 +68,7 @@ def _all_fibers(fiber: FiberRuntime) -> list[FiberRuntime]:
     while pending:
         current = pending.pop()
         found.append(current)
-        pending.extend(current.children)
+        pending.extend(current.children or ())
     return found
 
 
@@ -95,7 +95,7 @@ def debug_nodes(fiber: FiberRuntime) -> list[DebugNode]:
     def fiber_node(current: FiberRuntime) -> DebugNode:
         node = DebugNode("fiber", _fiber_label(current))
         node.children.extend(scope_node(s) for s in scopes_by_owner.get(current, []))
-        node.children.extend(fiber_node(child) for child in list(current.children))
+        node.children.extend(fiber_node(child) for child in list(current.children or ()))
         return node
 
     roots = [f for f in list(fiber.scheduler.daemons) if f not in owned]

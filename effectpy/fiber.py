@@ -129,7 +129,7 @@ class Fiber(Generic[A_co, E_co]):
         []
         """
         runtime = self._runtime
-        return Effect.sync(lambda: [Fiber[Any, Any](child) for child in runtime.children])
+        return Effect.sync(lambda: [Fiber[Any, Any](child) for child in runtime.children or ()])
 
     @staticmethod
     def await_all(fibers: Iterable[Fiber[A, E]]) -> Effect[list[Exit[A, E]]]:

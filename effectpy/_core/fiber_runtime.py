@@ -159,6 +159,9 @@ class FiberRef:
 
 
 _MISSING: Final = object()
+_SUCCEEDED: Final[Any] = object()
+"""`_exit` of a fiber that succeeded while nobody waited: its value is in `_cur`, its
+`Success` is made by `exit` when first asked for (most joins never need it)."""
 _new = object.__new__
 _set_success_value: Final[Callable[[Any, Any], None]] = vars(Success)["value"].__set__
 
@@ -394,14 +397,16 @@ class FiberRuntime:
         self.scheduler = scheduler
         self.parent = parent
         self.refs: dict[FiberRef, object] = {} if refs is None else refs
-        self.children: dict[FiberRuntime, None] = {}
+        self.children: dict[FiberRuntime, None] | None = None
+        """The running children (made on the first fork: most fibers fork none)."""
         self._stack: list[Any] = []
         self._cur: Any = None
         self._state = RUNNING
         self._interruptible = True
         self._interrupt_cause: Cause[Any] | None = None
         self._interrupt_pending = False
-        self._exit: Exit[Any, Any] | None = None
+        self._exit: Any = None
+        """The published `Exit` (or `_SUCCEEDED`); None until then."""
         self._pending_exit: Exit[Any, Any] | None = None
         """While FINISHING: the exit to publish once the children are done."""
         self._observers: list[Observer] | None = None
@@ -428,7 +433,10 @@ class FiberRuntime:
     @property
     def exit(self) -> Exit[Any, Any] | None:
         """The published exit, or None while the fiber (or one of its children) runs."""
-        return self._exit
+        exit = self._exit
+        if exit is _SUCCEEDED:  # made on first use (see `run`)
+            exit = self._exit = Success(self._cur)
+        return exit  # type: ignore[no-any-return]
 
     @property
     def interruptible(self) -> bool:
@@ -453,7 +461,7 @@ class FiberRuntime:
     def add_observer(self, observer: Observer) -> None:
         """Call `observer(exit)` when the fiber is done (at once if it already is)."""
         if self._exit is not None:
-            observer(self._exit)
+            observer(self.exit)  # type: ignore[arg-type]  # not None: done
         elif self._observers is None:
             self._observers = [observer]
         else:
@@ -473,7 +481,7 @@ class FiberRuntime:
             observers.append(observer)
             if self._exit is None:
                 return
-        observer(self._exit)
+        observer(self.exit)  # type: ignore[arg-type]  # not None: done
 
     def remove_observer(self, observer: Observer) -> None:
         observers = self._observers
@@ -557,13 +565,16 @@ class FiberRuntime:
                                 value = fn(self.fork_child(cur.effect, cur.daemon))
                             elif code == JOIN:
                                 exit = cur.runtime._exit
-                                if exit is None:  # still running: wait for it
+                                if exit is _SUCCEEDED:
+                                    value = cur.runtime._cur
+                                elif exit is None:  # still running: wait for it
                                     cur = self._special(cur, code)
                                     continue
-                                if type(exit) is not Success:
+                                elif type(exit) is not Success:
                                     cur = _FailNode(exit.cause)
                                     continue
-                                value = exit.value
+                                else:
+                                    value = exit.value
                             else:  # FOR_EACH
                                 items = cur.items
                                 if not items:
@@ -682,6 +693,12 @@ class FiberRuntime:
                     # A value is ready: feed it to the frames on the stack.
                     while True:
                         if not stack:
+                            if self.children is None and self._observers is None:
+                                # Nobody waits: keep the value, make the Success only
+                                # if someone asks (`exit`); `_cur` is free from now on.
+                                self._cur = value
+                                self._publish(_SUCCEEDED)
+                                return
                             exit = _new(Success)
                             _set_success_value(exit, value)
                             if self.children:
@@ -1059,7 +1076,7 @@ class FiberRuntime:
         child._id = None
         child.scheduler = scheduler
         child.refs = dict(self.refs if refs is None else refs)
-        child.children = {}
+        child.children = None
         child._stack = []
         child._cur = effect
         child._state = RUNNING
@@ -1078,7 +1095,11 @@ class FiberRuntime:
             scheduler.daemons[child] = None
         else:
             child.parent = self
-            self.children[child] = None
+            children = self.children
+            if children is None:
+                self.children = {child: None}
+            else:
+                children[child] = None
         scheduler.schedule(child)
         return child
 
@@ -1096,6 +1117,8 @@ class FiberRuntime:
         )
         child.scope = self.scope if scope is _MISSING else scope
         if not daemon:
+            if self.children is None:
+                self.children = {}
             self.children[child] = None
         return child
 
@@ -1137,13 +1160,15 @@ class FiberRuntime:
         scheduler.live_fibers -= 1
         parent = self.parent
         if parent is not None:
-            parent.children.pop(self, None)
+            parent.children.pop(self, None)  # type: ignore[union-attr]  # a child is in it
             self.parent = None
         else:
             scheduler.daemons.pop(self, None)
         observers = self._observers
-        if observers is not None:
+        if observers is not None:  # (one may come from another thread meanwhile)
             self._observers = None
+            if exit is _SUCCEEDED:
+                exit = self.exit  # type: ignore[assignment]  # made now: not None
             for observer in observers:
                 observer(exit)
 
