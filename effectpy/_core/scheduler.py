@@ -62,6 +62,7 @@ class Scheduler:
         "_rng",
         "budget",
         "daemons",
+        "drain_pending",
         "fatal",
         "live_fibers",
         "ready",
@@ -79,6 +80,10 @@ class Scheduler:
         self.thread_id = threading.get_ident()
         self._rng = None if seed is None else random.Random(seed)
         self.fatal: BaseException | None = None
+        self.drain_pending = True
+        """Whether a drain of the ready queue is arranged already. Always, for a driver
+        that drains in a loop; `schedule` is then just an append, which the hottest
+        callers (`FiberRuntime.fork_child`) make themselves."""
         with _schedulers_lock:
             _schedulers.add(self)
 
@@ -91,6 +96,11 @@ class Scheduler:
     def schedule(self, fiber: FiberRuntime) -> None:
         """Put `fiber` at the back of the ready queue (scheduler thread only)."""
         self.ready.append(fiber)
+        if not self.drain_pending:
+            self.arrange_drain()
+
+    def arrange_drain(self) -> None:
+        """See that the ready queue is drained soon (`drain_pending` is False)."""
 
     def drain(self) -> None:
         """Run one batch: the fibers that are ready now (not those they wake up).
@@ -233,7 +243,7 @@ class SyncScheduler(Scheduler):
 class AsyncioScheduler(Scheduler):
     """Driven by a running asyncio loop: draining is a `call_soon` callback."""
 
-    __slots__ = ("_drain_pending", "loop")
+    __slots__ = ("loop",)
 
     def __init__(
         self,
@@ -244,21 +254,18 @@ class AsyncioScheduler(Scheduler):
     ) -> None:
         super().__init__(budget=budget, seed=seed)
         self.loop = loop
-        self._drain_pending = False
+        self.drain_pending = False
 
-    def schedule(self, fiber: FiberRuntime) -> None:
-        self.ready.append(fiber)
-        if not self._drain_pending:
-            self._drain_pending = True
-            self.loop.call_soon(self._drain_soon)
+    def arrange_drain(self) -> None:
+        self.drain_pending = True
+        self.loop.call_soon(self._drain_soon)
 
     def _drain_soon(self) -> None:
-        self._drain_pending = False
+        self.drain_pending = False
         self.drain()
-        if self.ready and not self._drain_pending:
+        if self.ready and not self.drain_pending:
             # More work: give the asyncio loop a turn first, then continue.
-            self._drain_pending = True
-            self.loop.call_soon(self._drain_soon)
+            self.arrange_drain()
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
         return self.loop.call_later(max(delay, 0.0), callback)
