@@ -508,3 +508,60 @@ def test_live_fiber_count_is_zero_after_a_failed_run() -> None:
 
     assert run_sync_exit(program()).is_failure()
     assert live_fiber_count() == 0
+
+
+# -- a child that succeeded while nobody waited keeps its value, not yet a Success ---------
+
+
+def test_every_way_to_read_a_finished_childs_success_gives_its_value() -> None:
+    # The child ends before anyone joins it: its exit is made only when asked for.
+    @gen
+    def program() -> Do[tuple[int, Exit[int, Never], Exit[int, Never] | None, list[Exit[int, Never]]]]:
+        fiber = yield from Effect.succeed(7).fork()
+        yield from Effect.yield_now()
+        yield from Effect.yield_now()
+        joined = yield from fiber.join()
+        awaited = yield from fiber.await_()
+        polled = yield from fiber.poll()
+        all_ = yield from Fiber.await_all([fiber])
+        return joined, awaited, polled, all_
+
+    joined, awaited, polled, all_ = run_sync(program())
+    assert joined == 7
+    assert awaited == Success(7)
+    assert polled == Success(7)
+    assert all_ == [Success(7)]
+    assert awaited is polled  # made once, then kept
+
+
+def test_a_finished_child_whose_value_is_none_joins_with_none() -> None:
+    @gen
+    def program() -> Do[tuple[None, Exit[None, Never]]]:
+        fiber = yield from Effect.unit().fork()
+        yield from Effect.yield_now()
+        return (yield from fiber.join()), (yield from fiber.await_())
+
+    assert run_sync(program()) == (None, Success(None))
+
+
+def test_an_observer_added_from_another_thread_after_the_child_finished_gets_its_exit() -> None:
+    seen: list[Exit[int, Never]] = []
+    done = threading.Event()
+
+    @gen
+    def program() -> Do[None]:
+        fiber = yield from Effect.succeed(3).fork_daemon()
+        yield from Effect.yield_now()
+        yield from Effect.yield_now()
+
+        def observe() -> None:
+            fiber._runtime.add_observer_from_any_thread(lambda exit: (seen.append(exit), done.set()))
+
+        thread = threading.Thread(target=observe)
+        thread.start()
+        thread.join()
+        return None
+
+    run_sync(program())
+    assert done.wait(5)
+    assert seen == [Success(3)]
