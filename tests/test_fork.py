@@ -516,7 +516,9 @@ def test_live_fiber_count_is_zero_after_a_failed_run() -> None:
 def test_every_way_to_read_a_finished_childs_success_gives_its_value() -> None:
     # The child ends before anyone joins it: its exit is made only when asked for.
     @gen
-    def program() -> Do[tuple[int, Exit[int, Never], Exit[int, Never] | None, list[Exit[int, Never]]]]:
+    def program() -> Do[
+        tuple[int, Exit[int, Never], Exit[int, Never] | None, list[Exit[int, Never]]]
+    ]:
         fiber = yield from Effect.succeed(7).fork()
         yield from Effect.yield_now()
         yield from Effect.yield_now()
@@ -536,12 +538,13 @@ def test_every_way_to_read_a_finished_childs_success_gives_its_value() -> None:
 
 def test_a_finished_child_whose_value_is_none_joins_with_none() -> None:
     @gen
-    def program() -> Do[tuple[None, Exit[None, Never]]]:
+    def program() -> Do[tuple[list[None], Exit[None, Never]]]:
         fiber = yield from Effect.unit().fork()
         yield from Effect.yield_now()
-        return (yield from fiber.join()), (yield from fiber.await_())
+        joined = yield from fiber.join().map(lambda value: [value])
+        return joined, (yield from fiber.await_())
 
-    assert run_sync(program()) == (None, Success(None))
+    assert run_sync(program()) == ([None], Success(None))
 
 
 def test_an_observer_added_from_another_thread_after_the_child_finished_gets_its_exit() -> None:
@@ -554,8 +557,12 @@ def test_an_observer_added_from_another_thread_after_the_child_finished_gets_its
         yield from Effect.yield_now()
         yield from Effect.yield_now()
 
+        def record(exit: Exit[Any, Any]) -> None:
+            seen.append(exit)
+            done.set()
+
         def observe() -> None:
-            fiber._runtime.add_observer_from_any_thread(lambda exit: (seen.append(exit), done.set()))
+            fiber._runtime.add_observer_from_any_thread(record)
 
         thread = threading.Thread(target=observe)
         thread.start()
