@@ -902,14 +902,12 @@ class FiberRuntime:
             effect = _expect_effect(finalize(entry, cur.scope._exit), named)
             self._enter_finalizer(_ResultFrame(None))
             return effect
-        if code == op.CLOSE_SCOPE:
+        if code == op.CLOSE_SCOPE:  # a parallel scope (the loop closes the others)
             scope = cur.scope
             exit = cur.scope_exit
             finalizers = begin_close(scope, exit)
             if not finalizers:
                 return _UNIT_NODE
-            if scope._sequential:
-                return self._finalize_resume(_Finalizing(finalizers, exit, _UNIT_EXIT))
             return _UninterruptibleNode(scope.run_in_parallel(finalizers, exit))
         raise TypeError(f"{type(cur).__name__} {_short(cur)} is not an Effect")
 
