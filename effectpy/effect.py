@@ -1992,7 +1992,8 @@ class _MakeScope(Effect[Any, Any, Any]):
 
 
 class _CloseScope(Effect[Any, Any, Any]):
-    """`scope.close(exit)`: the loop runs the finalizers (once, uninterruptibly)."""
+    """`scope.close(exit)`: the loop runs the finalizers (once; shielded from
+    interruption, except sync ones, which are atomic anyway)."""
 
     __slots__ = ("scope", "scope_exit")
     _op = op.CLOSE_SCOPE

@@ -34,7 +34,9 @@ Python stack than one:
       BRACKET             the same for `acquire_use_release`, then `use` guarded by a
                           release frame (an ON_EXIT)
       ADD_FINALIZER       register in the scope (or, closed, run it at once)
-      CLOSE_SCOPE         run a scope's finalizers through a FINALIZING frame
+      CLOSE_SCOPE         run the scope's finalizers (see FINALIZING)
+      MAKE_SCOPE          a new open scope (`Scope.make`)
+      WITH_SCOPE          make a scope current, push a restore frame (`scope.extend`)
 
     feed a value to the top frame:          unwind a cause through the frames:
       FLAT_MAP  cur = k(value)                FLAT_MAP, MAP, THEN, COLLECT  skipped
@@ -48,15 +50,20 @@ Python stack than one:
       RESULT    go on with the kept value              both causes (Sequential)
       RETHROW   fail with the kept cause      SCOPE_EXIT  close the scope with
       REVERT    restore interruptibility               Failure(cause): FINALIZING
-      RESTORE   restore a fiber ref           FINALIZING  keep the finalizer's cause,
-      SCOPE_EXIT  close the scope with                 run the next one
-                Success(value): its finalizers  REVERT, RESTORE  as on success
-                run uninterruptibly           (empty)  the fiber's effect failed
+      RESTORE   restore a fiber ref or the    FINALIZING  keep the finalizer's cause,
+                current scope                          run the next one
+      SCOPE_EXIT  close the scope with        REVERT, RESTORE  as on success
+                Success(value), run its       (empty)  the fiber's effect failed
+                finalizers
       FINALIZING  run the next finalizers;
                 then go on as the scope's
                 body ended (or fail with the
                 finalizers' causes)
       (empty)   the fiber's effect succeeded
+
+A closing scope runs its finalizers newest first (`_finalize_next`): one whose effect
+is a `SYNC` node is called at once; at the first other one, the fiber becomes
+uninterruptible and a FINALIZING frame waits for it, then runs the rest.
 
 So handlers (FOLD) never run for an interrupted fiber, and finalizers (ON_EXIT, scopes)
 always do.
@@ -736,7 +743,7 @@ class FiberRuntime:
                                 continue
                             entry = registered.popitem()[1]
                             frame._fibers = None
-                            if type(entry) is tuple:
+                            if type(entry) is tuple:  # `scope.finalize`, inlined (and naming `fn`)
                                 fn = entry[0]
                                 cur = entry[1] if fn is None else fn(entry[1], exit)
                             else:
@@ -831,8 +838,13 @@ class FiberRuntime:
                 return frame.f, Failure(cause)
             elif code == op.RETHROW:  # the finalizer itself failed: both causes stay
                 cause = Cause.sequential(frame.cause, cause)
-            elif code == op.REVERT_INTERRUPTIBLE:
-                cause = self._revert_failing(frame.flag, cause)
+            elif code == op.REVERT_INTERRUPTIBLE:  # an interruption held back joins
+                self._interruptible = frame.flag
+                interrupted = self._interrupt_cause
+                if frame.flag and interrupted is not None:
+                    self._interrupt_pending = False
+                    if not cause.is_interrupted():
+                        cause = Cause.sequential(cause, interrupted)
             elif code == op.RESTORE_REF:
                 self._restore_ref(frame)
             elif code == op.RESTORE_SCOPE:
@@ -849,17 +861,6 @@ class FiberRuntime:
                 return self._finalize_resume, frame
         self._effect_done(Failure(cause))
         return None
-
-    def _revert_failing(self, flag: bool, cause: Cause[Any]) -> Cause[Any]:
-        """Unwinding out of an (un)interruptible region: restore `flag`; an
-        interruption that waited for the region's end joins the cause."""
-        self._interruptible = flag
-        interrupted = self._interrupt_cause
-        if flag and interrupted is not None:
-            self._interrupt_pending = False
-            if not cause.is_interrupted():
-                cause = Cause.sequential(cause, interrupted)
-        return cause
 
     def _revert_succeeding(self, flag: bool) -> Any:
         """Leaving an (un)interruptible region with a value: restore `flag`; the
@@ -926,19 +927,19 @@ class FiberRuntime:
             index += 1
             effect: Any = _MISSING
             try:
-                if type(finalizer) is tuple:
+                if type(finalizer) is tuple:  # `scope.finalize`, inlined
                     release = finalizer[0]
                     effect = finalizer[1] if release is None else release(finalizer[1], exit)
                 else:
                     effect = finalizer(exit)  # type: ignore[operator]  # the callable
                 if effect._op != SYNC:
                     frame.index = index
-                    self._shield(frame)
+                    self._enter_finalizer(frame)
                     return effect
                 effect.thunk()
             except (KeyboardInterrupt, SystemExit):
                 frame.index = index  # the others still run, as the fiber unwinds
-                self._shield(frame)
+                self._enter_finalizer(frame)
                 raise
             except BaseException as exc:
                 named = finalizer[0] if type(finalizer) is tuple else finalizer
@@ -955,14 +956,6 @@ class FiberRuntime:
         if type(then) is Failure:
             cause = Cause.sequential(then.cause, cause)
         return _FailNode(cause)
-
-    def _shield(self, frame: _Finalizing) -> None:
-        """Push `frame` to resume the finalizers, in an uninterruptible region."""
-        stack = self._stack
-        if self._interruptible:
-            stack.append(_REVERT_TO_INTERRUPTIBLE)
-            self._interruptible = False
-        stack.append(frame)
 
     def _finalize_resume(self, frame: _Finalizing) -> Any:
         """`_finalize_next`, as an effect to evaluate in every case."""
@@ -984,8 +977,8 @@ class FiberRuntime:
         return node.use(resource)
 
     def _enter_finalizer(self, after: object) -> None:
-        """Run the next effect as a finalizer: uninterruptibly, then `after` (a RESULT
-        or RETHROW frame) decides how the fiber goes on."""
+        """Run the next effect as a finalizer: uninterruptibly, then `after` (a RESULT,
+        RETHROW or FINALIZING frame) decides how the fiber goes on."""
         stack = self._stack
         if self._interruptible:
             stack.append(_REVERT_TO_INTERRUPTIBLE)
