@@ -14,9 +14,9 @@ here builds nodes and nothing else; no method runs anything.
 A few methods need classes that are themselves built on `Effect` (`Fiber`, `Scope`,
 `Layer`...). They reach them at call time, not at import time: the one deliberate way
 this module reaches upward, so that the package has no import cycle. The ones on hot
-paths (`Fiber` for `fork`, `Scope` for `scoped`/`acquire_release`) go through cached
-loaders (`_fiber_class`, `_scope_class`): an import statement in a method costs
-microseconds per call.
+paths (`Scope` for `scoped`/`acquire_release`) go through cached loaders
+(`_scope_class`): an import statement in a method costs microseconds per call. (`fork`
+needs none: the loop makes the `Fiber`, whose class `effectpy.fiber` registers.)
 """
 
 from __future__ import annotations
@@ -1865,18 +1865,12 @@ class _Async(Effect[Any, Any, Any]):
 
 
 class _Fork(Effect[Any, Any, Any]):
-    """Start `effect` in a child fiber (or a daemon); the value is `wrap(runtime)`."""
+    """Start `effect` in a child fiber (or a daemon); the value is its `Fiber`."""
 
     __slots__ = ("daemon", "effect")
     _op = op.FORK
     effect: Effect[Any, Any, Any]
     daemon: bool
-
-    @staticmethod
-    def wrap(runtime: FiberRuntime) -> Fiber[Any, Any]:
-        fiber = _new(_fiber_class())
-        fiber._runtime = runtime
-        return fiber
 
 
 class _Join(Effect[Any, Any, Any]):
@@ -2044,14 +2038,7 @@ def _sleep_on(fiber: FiberRuntime, seconds: float) -> Effect[None]:
 
 
 # The public classes that build on this module, loaded once on first use: an import
-# statement inside a method would cost microseconds on every call (fork, scoped...).
-
-
-@functools.cache
-def _fiber_class() -> type[Fiber[Any, Any]]:
-    from .fiber import Fiber
-
-    return Fiber
+# statement inside a method would cost microseconds on every call (scoped...).
 
 
 def _log(message: str, level: int, annotations: dict[str, object]) -> Effect[None]:

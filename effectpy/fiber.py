@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar, final
 
+from ._core import fiber_runtime
 from ._core.exit import Exit, Failure, Success
 from ._core.fiber_runtime import FiberRuntime
 from ._core.ids import FiberId, Manual
@@ -43,9 +44,16 @@ class Fiber(Generic[A_co, E_co]):
     """A running (or finished) effect that succeeds with `A` or fails with `E`."""
 
     __slots__ = ("_runtime",)
+    _runtime: FiberRuntime
+    # No `__init__`: the loop makes one per `fork` with a bare class call (the cheapest
+    # way to make an object); elsewhere, `Fiber.of(runtime)`.
 
-    def __init__(self, runtime: FiberRuntime) -> None:
-        self._runtime = runtime
+    @staticmethod
+    def of(runtime: FiberRuntime) -> Fiber[Any, Any]:
+        """The handle on the fiber `runtime` runs (for the library's own use)."""
+        fiber: Fiber[Any, Any] = Fiber()
+        fiber._runtime = runtime
+        return fiber
 
     @property
     def id(self) -> FiberId:
@@ -129,7 +137,7 @@ class Fiber(Generic[A_co, E_co]):
         []
         """
         runtime = self._runtime
-        return Effect.sync(lambda: [Fiber[Any, Any](child) for child in runtime.children or ()])
+        return Effect.sync(lambda: [Fiber.of(child) for child in runtime.children or ()])
 
     @staticmethod
     def await_all(fibers: Iterable[Fiber[A, E]]) -> Effect[list[Exit[A, E]]]:
@@ -145,6 +153,9 @@ class Fiber(Generic[A_co, E_co]):
 
     def __repr__(self) -> str:
         return f"Fiber({self._runtime.id})"
+
+
+fiber_runtime.fiber_handle = Fiber  # what `fork` gives: see the FORK node of the loop
 
 
 class _Awaiter:

@@ -80,7 +80,7 @@ class Singleflight:
                 self._flights[key] = flight
                 runtime.add_observer(self._on_landed(key, flight))
             flight.waiters += 1
-            handle: Fiber[A, E] = Fiber(flight.runtime)
+            handle: Fiber[A, E] = Fiber.of(flight.runtime)
             # Counted and released in one uninterruptible step: only the wait itself
             # can be interrupted, and then `leave` gives the count back.
             return restore(handle.join()).on_exit(self._on_leave(fiber, flight))
@@ -104,7 +104,7 @@ class Singleflight:
             if flight.waiters == 0 and flight.runtime.exit is None:
                 # Nobody waits any more: stop the shared execution and wait for it.
                 flight.runtime.interrupt_as(waiter.id, Manual())
-                return Fiber[Any, Any](flight.runtime).await_().as_unit()
+                return Fiber.of(flight.runtime).await_().as_unit()
             return Effect.unit()
 
         return leave

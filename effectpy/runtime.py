@@ -17,7 +17,7 @@ from typing import Any, Never, TypeVar
 
 from ._core.cause import Cause, FiberFailure
 from ._core.exit import Exit, Failure, Success
-from ._core.fiber_runtime import FiberRuntime
+from ._core.fiber_runtime import FiberRuntime, new_fiber
 from ._core.ids import NONE_ID, Shutdown
 from ._core.scheduler import (
     DEFAULT_BUDGET,
@@ -69,7 +69,7 @@ class Runtime:
         _require_effect(effect, "run_sync_exit")
         _refuse_inside_event_loop()
         scheduler = SyncScheduler(budget=self.budget, seed=self.seed)
-        root = FiberRuntime(scheduler)
+        root = new_fiber(scheduler)
         root.start(effect)
         try:
             _drive(scheduler, root)
@@ -97,7 +97,7 @@ class Runtime:
         _require_effect(effect, "run_async_exit")
         loop = asyncio.get_running_loop()
         scheduler = AsyncioScheduler(loop, budget=self.budget, seed=self.seed)
-        root = FiberRuntime(scheduler)
+        root = new_fiber(scheduler)
         done: asyncio.Future[Exit[A, E]] = loop.create_future()
 
         def on_exit(exit: Exit[Any, Any]) -> None:
@@ -134,16 +134,16 @@ class Runtime:
         except RuntimeError:
             return self._run_fork_in_thread(effect)
         scheduler = AsyncioScheduler(loop, budget=self.budget, seed=self.seed)
-        root = FiberRuntime(scheduler)
+        root = new_fiber(scheduler)
         root.start(effect)
         watcher = loop.create_task(_watch(scheduler, root), name=f"effectpy-fiber-{root.id}")
         _watchers.add(watcher)
         watcher.add_done_callback(_watchers.discard)
-        return Fiber(root)
+        return Fiber.of(root)
 
     def _run_fork_in_thread(self, effect: Effect[A, E, Never]) -> Fiber[A, E]:
         scheduler = SyncScheduler(budget=self.budget, seed=self.seed)
-        root = FiberRuntime(scheduler)
+        root = new_fiber(scheduler)
         started = threading.Event()
 
         def drive() -> None:
@@ -162,7 +162,7 @@ class Runtime:
         _background[root] = (scheduler, thread)
         thread.start()
         started.wait()
-        return Fiber(root)
+        return Fiber.of(root)
 
     async def run_async(self, effect: Effect[A, Never, Never]) -> A:
         """Run `effect` inside the running asyncio loop; return its value or raise

@@ -76,7 +76,7 @@ def spawn(effect: Effect[B, E2, R2]) -> Effect[Fiber[B, E2], Never, R2 | Spawned
         run = fiber.get_ref(CURRENT_BRANCH)
         if not isinstance(run, BranchRun):
             raise RuntimeError("spawn needs an enclosing branch(...): it adds work to one")
-        return Effect.succeed(Fiber(run.spawn(fiber, effect)))
+        return Effect.succeed(Fiber.of(run.spawn(fiber, effect)))
 
     return with_fiber(start)
 

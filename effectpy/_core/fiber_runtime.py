@@ -108,12 +108,13 @@ from .opcodes import (  # bare names: one cached global load each in the loop
     ASYNC,
     CLOSE_SCOPE,
     COLLECT,
-    EXTENDED,
     FAIL,
     FINALIZING,
     FLAT_MAP,
     FOLD,
+    FOR_EACH,
     FORK,
+    IS_COMPOSITE,
     JOIN,
     LOCALLY,
     MAKE_SCOPE,
@@ -170,6 +171,9 @@ _SUCCEEDED: Final[Any] = object()
 """`_exit` of a fiber that succeeded while nobody waited: its value is in `_cur`, its
 `Success` is made by `exit` when first asked for (most joins never need it)."""
 _new = object.__new__
+fiber_handle: Any = None
+"""The public `Fiber` class (set by `effectpy.fiber`): FORK's value is one (it has
+no `__init__`; its one slot, `_runtime`, is the child)."""
 _set_success_value: Final[Callable[[Any, Any], None]] = vars(Success)["value"].__set__
 
 
@@ -368,8 +372,10 @@ class Resume:
 class FiberRuntime:
     """The state of one fiber and the loop that runs it."""
 
-    # Every fiber sets each of these once, so fewer is faster: `fork_child` makes
-    # fibers without calling `__init__` (keep the two in step).
+    # Every fiber sets each of these once, so fewer is faster. There is no `__init__`:
+    # a class call without one is the cheapest way to make an object (a third of the
+    # cost of `object.__new__`). `new_fiber` fills the slots, and so does the hot
+    # `fork_child` itself (keep the two in step).
     __slots__ = (
         "_cur",
         "_exit",
@@ -391,38 +397,31 @@ class FiberRuntime:
         "scope",
     )
 
-    def __init__(
-        self,
-        scheduler: Scheduler,
-        parent: FiberRuntime | None = None,
-        refs: dict[FiberRef, object] | None = None,
-        name: str | None = None,
-    ) -> None:
-        self.number = number = next_fiber_number()
-        # The id is made on first use (most fibers never need one), unless named.
-        self._id: FiberId | None = None if name is None else FiberId(number, name)
-        self.scheduler = scheduler
-        self.parent = parent
-        self.refs: dict[FiberRef, object] = {} if refs is None else refs
-        self.children: dict[FiberRuntime, None] | None = None
-        """The running children (made on the first fork: most fibers fork none)."""
-        self._stack: list[Any] = []
-        self._cur: Any = None
-        self._state = RUNNING
-        self._interruptible = True
-        self._interrupt_cause: Cause[Any] | None = None
-        self._interrupt_pending = False
-        self._exit: Any = None
-        """The published `Exit` (or `_SUCCEEDED`); None until then."""
-        self._pending_exit: Exit[Any, Any] | None = None
-        """While FINISHING: the exit to publish once the children are done."""
-        self._observers: list[Observer] | None = None
-        self._parked: Resume | None = None
-        """While SUSPENDED: the callback of the park."""
-        self._last_fn: Any = None
-        self.scope: Any = None
-        """The current scope (`Effect.scoped`, `scope.extend`): where `acquire_release`
-        registers; a forked fiber starts in its parent's."""
+    number: int
+    _id: FiberId | None
+    """Made on first use (most fibers never need one), unless the fiber is named."""
+    scheduler: Scheduler
+    parent: FiberRuntime | None
+    refs: dict[FiberRef, object]
+    children: dict[FiberRuntime, None] | None
+    """The running children (made on the first fork: most fibers fork none)."""
+    _stack: list[Any]
+    _cur: Any
+    _state: int
+    _interruptible: bool
+    _interrupt_cause: Cause[Any] | None
+    _interrupt_pending: bool
+    _exit: Any
+    """The published `Exit` (or `_SUCCEEDED`); None until then."""
+    _pending_exit: Exit[Any, Any] | None
+    """While FINISHING: the exit to publish once the children are done."""
+    _observers: list[Observer] | None
+    _parked: Resume | None
+    """While SUSPENDED: the callback of the park."""
+    _last_fn: Any
+    scope: Any
+    """The current scope (`Effect.scoped`, `scope.extend`): where `acquire_release`
+    registers; a forked fiber starts in its parent's."""
 
     def __repr__(self) -> str:
         return f"<FiberRuntime {self.id} state={self._state}>"
@@ -520,82 +519,78 @@ class FiberRuntime:
         """Evaluate until the fiber parks, yields or ends (called by the scheduler)."""
         cur: Any = self._cur
         self._cur = None
-        interrupted = self._interrupt_cause
-        if self._interrupt_pending and self._interruptible and interrupted is not None:
-            self._interrupt_pending = False
-            cur = _FailNode(interrupted)
+        if self._interrupt_pending and self._interruptible:
+            interrupted = self._interrupt_cause
+            if interrupted is not None:
+                self._interrupt_pending = False
+                cur = _FailNode(interrupted)
         stack = self._stack
-        budget = self.scheduler.budget
+        # The budget of ops, counted as `rounds` of 256 and `tick` more: counting down
+        # a number above 256 would allocate an int on every op (only -5..256 are
+        # cached), which costs more than the op's dispatch.
+        rounds, tick = self.scheduler.rounds_and_ticks  # divmod(budget, 256)
         fn: Any = self._last_fn  # names the function that made `cur`, for `_defect`
         self._last_fn = None
         value: Any = None
         while True:
             try:
                 while True:
-                    budget -= 1
-                    if budget < 0:
-                        self._cur = cur
-                        self._last_fn = fn
-                        self.scheduler.schedule(self)
-                        return
+                    tick -= 1
+                    if tick < 0:
+                        if not rounds:  # the budget is spent: let the others run
+                            self._cur = cur
+                            self._last_fn = fn
+                            self.scheduler.schedule(self)
+                            return
+                        rounds -= 1
+                        tick = 255
                     code = cur._op
-                    if code == FLAT_MAP:
+                    if code is FLAT_MAP:
                         first = cur.first
-                        if first._op == SUCCEED:
+                        if first._op is SUCCEED:
                             fn = cur.k
                             cur = fn(first.value)
                             continue
                         stack.append(cur)
                         cur = first
                         continue
-                    if code == THEN:
+                    if code is THEN:
                         first = cur.first
-                        if first._op == SUCCEED:
+                        if first._op is SUCCEED:
                             cur = cur.second
                             continue
                         stack.append(cur)
                         cur = first
                         continue
-                    if code == SUCCEED:
+                    if code is SUCCEED:
                         value = cur.value
-                    elif code == MAP:
+                    elif code is MAP:
                         stack.append(cur)
                         cur = cur.first
                         continue
-                    elif code == SYNC:
+                    elif code is SYNC:
                         fn = cur.thunk
                         value = fn()
-                    elif code >= EXTENDED:  # composite nodes the loop runs itself
-                        if code < SCOPED:  # fibers and for_each
-                            if code == FORK:
-                                fn = cur.wrap
-                                value = fn(self.fork_child(cur.effect, cur.daemon))
-                            elif code == JOIN:
-                                exit = cur.runtime._exit
-                                if exit is _SUCCEEDED:
-                                    value = cur.runtime._cur
-                                elif exit is None:  # still running: wait for it
-                                    cur = self._special(cur, code)
-                                    continue
-                                elif type(exit) is not Success:
-                                    cur = _FailNode(exit.cause)
-                                    continue
-                                else:
-                                    value = exit.value
-                            else:  # FOR_EACH
-                                items = cur.items
-                                if not items:
-                                    value = []
-                                else:
-                                    frame = _Collect(items, cur.f)
-                                    stack.append(frame)
-                                    fn = cur.f
-                                    cur = fn(items[0])
-                                    continue
-                        elif code == ADD_FINALIZER and cur.scope._exit is None:
+                    elif IS_COMPOSITE[code]:  # a node the loop runs itself (>= EXTENDED)
+                        if code is ADD_FINALIZER and cur.scope._exit is None:
                             cur.scope._finalizers[next(keys)] = cur.entry
                             value = None
-                        elif code == SCOPED:  # a new scope: `init_scope`'s state, inlined
+                        elif code is FORK:  # the value is the child's `Fiber` handle
+                            value = fiber_handle()
+                            value._runtime = self.fork_child(cur.effect, cur.daemon)
+                        elif code is JOIN:
+                            exit = cur.runtime._exit
+                            if exit is _SUCCEEDED:
+                                value = cur.runtime._cur
+                            elif exit is None:  # still running: wait for it
+                                cur = cur.fiber._join_now()
+                                continue
+                            elif type(exit) is not Success:
+                                cur = _FailNode(exit.cause)
+                                continue
+                            else:
+                                value = exit.value
+                        elif code is SCOPED:  # a new scope: `init_scope`'s state, inlined
                             scope: Any = _new(cur.scope_class)
                             scope.strategy = cur.strategy
                             scope._sequential = True
@@ -611,12 +606,12 @@ class FiberRuntime:
                             stack.append(scope)  # a scope is its own SCOPE_EXIT frame
                             cur = cur.effect
                             continue
-                        elif code == ACQUIRE_RELEASE:
+                        elif code is ACQUIRE_RELEASE:
                             scope = self.scope
                             if scope is None:
                                 raise LookupError(NO_SCOPE)
                             first = cur.acquire
-                            if first._op != SYNC or scope._exit is not None:
+                            if first._op is not SYNC or scope._exit is not None:
                                 # the node is its own frame, above the way back
                                 if self._interruptible:
                                     stack.append(_REVERT_TO_INTERRUPTIBLE)
@@ -628,11 +623,21 @@ class FiberRuntime:
                             fn = first.thunk
                             value = fn()
                             scope._finalizers[next(keys)] = (cur.release, value)
-                        elif code == MAKE_SCOPE:
+                        elif code is FOR_EACH:
+                            items = cur.items
+                            if not items:
+                                value = []
+                            else:
+                                frame = _Collect(items, cur.f)
+                                stack.append(frame)
+                                fn = cur.f
+                                cur = fn(items[0])
+                                continue
+                        elif code is MAKE_SCOPE:
                             value = _new(cur.scope_class)
                             init_scope(value, cur.strategy, cur.name, cur.sequential)
                             value._owner = self
-                        elif code == CLOSE_SCOPE and cur.scope._sequential:
+                        elif code is CLOSE_SCOPE and cur.scope._sequential:
                             exit = cur.scope_exit
                             finalizers = begin_close(cur.scope, exit)
                             value = None
@@ -641,35 +646,35 @@ class FiberRuntime:
                                 cur = self._finalize_next(closing)
                                 if cur is not None:
                                     continue
-                        else:
-                            cur = self._special(cur, code)
+                        else:  # the rarer composite nodes, and the cases of those above
+                            cur = self._special(cur, code)  # that they leave to it
                             continue
-                    elif code == FAIL:
+                    elif code is FAIL:
                         handler = self._unwind(cur.cause)
                         if handler is None:
                             return
                         fn, cause = handler
                         cur = fn(cause)
                         continue
-                    elif code == SUSPEND:
+                    elif code is SUSPEND:
                         fn = cur.thunk
                         cur = fn()
                         continue
-                    elif code == FOLD or code == ON_EXIT:  # noqa: SIM109 - no tuple per op
+                    elif code is FOLD or code is ON_EXIT:
                         stack.append(cur)
                         cur = cur.first
                         continue
-                    elif code == WITH_FIBER:
+                    elif code is WITH_FIBER:
                         fn = cur.f
                         cur = fn(self)
                         continue
-                    elif code == ASYNC:
+                    elif code is ASYNC:
                         fn = cur.register
                         cur = self._park(fn)
                         if cur is None:
                             return
                         continue
-                    elif code == SET_INTERRUPTIBLE:
+                    elif code is SET_INTERRUPTIBLE:
                         flag = cur.flag
                         if flag != self._interruptible:
                             stack.append(
@@ -684,13 +689,13 @@ class FiberRuntime:
                                 continue
                         cur = cur.effect
                         continue
-                    elif code == LOCALLY:
+                    elif code is LOCALLY:
                         ref = cur.ref
                         stack.append(_RestoreRef(ref, self.refs.get(ref, _MISSING)))
                         self.refs[ref] = cur.value
                         cur = cur.effect
                         continue
-                    elif code == YIELD:
+                    elif code is YIELD:
                         self._cur = _UNIT_NODE
                         self.scheduler.schedule(self)
                         return
@@ -703,8 +708,20 @@ class FiberRuntime:
                             if self.children is None and self._observers is None:
                                 # Nobody waits: keep the value, make the Success only
                                 # if someone asks (`exit`); `_cur` is free from now on.
+                                # (`_publish`, inlined for this case.)
                                 self._cur = value
-                                self._publish(_SUCCEEDED)
+                                self._state = DONE
+                                self._exit = _SUCCEEDED
+                                scheduler = self.scheduler
+                                scheduler.live_fibers -= 1
+                                parent = self.parent
+                                if parent is not None:
+                                    parent.children.pop(self, None)  # type: ignore[union-attr]
+                                    self.parent = None
+                                else:
+                                    scheduler.daemons.pop(self, None)
+                                if self._observers is not None:  # added by another thread
+                                    self._notify(_SUCCEEDED)  # type: ignore[unreachable]
                                 return
                             exit = _new(Success)
                             _set_success_value(exit, value)
@@ -715,47 +732,17 @@ class FiberRuntime:
                             return
                         frame = stack.pop()
                         code = frame._op
-                        if code == FLAT_MAP:
+                        if code is FLAT_MAP:
                             fn = frame.k
                             cur = fn(value)
                             break
-                        if code == MAP:
+                        if code is MAP:
                             fn = frame.f
                             value = fn(value)
-                        elif code == THEN:
+                        elif code is THEN:
                             cur = frame.second
                             break
-                        elif code == SCOPE_EXIT:  # an `Effect.scoped` body succeeded
-                            self.scope = frame._outer
-                            exit = _new(Success)
-                            _set_success_value(exit, value)
-                            registered = frame._finalizers
-                            if len(registered) > 1 or frame._exit is not None:
-                                finalizers = begin_close(frame, exit)
-                                if finalizers:  # run them, then go on with `value`
-                                    closing = _Finalizing(finalizers, exit, exit)
-                                    cur = self._finalize_next(closing)
-                                    if cur is not None:
-                                        break
-                                continue
-                            frame._exit = exit  # closed; at most one finalizer to run
-                            if not registered:
-                                continue
-                            entry = registered.popitem()[1]
-                            frame._fibers = None
-                            if type(entry) is tuple:  # `scope.finalize`, inlined (and naming `fn`)
-                                fn = entry[0]
-                                cur = entry[1] if fn is None else fn(entry[1], exit)
-                            else:
-                                fn = entry
-                                cur = fn(exit)
-                            if cur._op == SYNC:  # atomic: no region to enter
-                                fn = cur.thunk
-                                fn()
-                                continue
-                            self._enter_finalizer(_ResultFrame(value))  # as `on_exit` does
-                            break
-                        elif code == COLLECT:  # the next item of a sequential for_each
+                        elif code is COLLECT:  # the next item of a sequential for_each
                             frame.results.append(value)
                             index = frame.index
                             items = frame.items
@@ -766,23 +753,46 @@ class FiberRuntime:
                                 cur = fn(items[index])
                                 break
                             value = frame.results
-                        elif code == FOLD:
+                        elif code is SCOPE_EXIT:  # an `Effect.scoped` body succeeded
+                            self.scope = frame._outer
+                            exit = _new(Success)
+                            _set_success_value(exit, value)
+                            registered = frame._finalizers
+                            if len(registered) != 1 or frame._exit is not None:
+                                cur = self._close_scoped(frame, exit)
+                                if cur is None:  # all ran: go on with `value`
+                                    continue
+                                break
+                            frame._exit = exit  # closed: run its one finalizer
+                            entry = registered.popitem()[1]
+                            if type(entry) is tuple:  # `scope.finalize`, inlined
+                                fn = entry[0]
+                                cur = entry[1] if fn is None else fn(entry[1], exit)
+                            else:
+                                fn = entry
+                                cur = fn(exit)
+                            if cur._op is SYNC:  # atomic: no region to enter
+                                cur.thunk()
+                                continue
+                            self._enter_finalizer(_ResultFrame(value))  # as `on_exit` does
+                            break
+                        elif code is FOLD:
                             fn = frame.on_success
                             if fn is not None:
                                 cur = fn(value)
                                 break
-                        elif code == ON_EXIT:
+                        elif code is ON_EXIT:
                             exit = _new(Success)
                             _set_success_value(exit, value)
                             fn = frame.f
                             cur = fn(exit)
-                            if cur._op == SYNC:  # atomic: no region to enter
+                            if cur._op is SYNC:  # atomic: no region to enter
                                 fn = cur.thunk
                                 fn()
                                 continue
                             self._enter_finalizer(_ResultFrame(value))
                             break
-                        elif code == ACQUIRE_RELEASE:  # acquired: register the release
+                        elif code is ACQUIRE_RELEASE:  # acquired: register the release
                             scope = self.scope
                             if scope._exit is None:
                                 scope._finalizers[next(keys)] = (frame.release, value)
@@ -791,26 +801,26 @@ class FiberRuntime:
                                 fn = frame.release
                                 cur = fn(value, scope._exit)
                                 break
-                        elif code == REVERT_INTERRUPTIBLE:
+                        elif code is REVERT_INTERRUPTIBLE:
                             self._interruptible = frame.flag
                             if frame.flag and self._interrupt_cause is not None:
                                 self._interrupt_pending = False
                                 cur = _FailNode(self._interrupt_cause)
                                 break
-                        elif code == RESULT:
+                        elif code is RESULT:
                             value = frame.value
-                        elif code == FINALIZING:  # the next finalizers of a closing scope
+                        elif code is FINALIZING:  # the next finalizers of a closing scope
                             cur = self._finalize_next(frame)
                             if cur is None:  # all ran: go on as the scope's body did
                                 value = frame.then.value
                                 continue
                             break
-                        elif code == RETHROW:
+                        elif code is RETHROW:
                             cur = _FailNode(frame.cause)
                             break
-                        elif code == RESTORE_REF:
+                        elif code is RESTORE_REF:
                             self._restore_ref(frame)
-                        elif code == RESTORE_SCOPE:
+                        elif code is RESTORE_SCOPE:
                             self.scope = frame.old
                         else:  # BRACKET: acquired; use, then release
                             fn = frame.use
@@ -830,32 +840,32 @@ class FiberRuntime:
         while stack:
             frame = stack.pop()
             code = frame._op
-            if code == op.FOLD:
+            if code is op.FOLD:
                 if not (self._interruptible and self._interrupt_cause is not None):
                     return frame.on_failure, cause
-            elif code == op.ON_EXIT:  # a finalizer: runs even for an interrupted fiber
+            elif code is op.ON_EXIT:  # a finalizer: runs even for an interrupted fiber
                 self._enter_finalizer(_RethrowFrame(cause))
                 return frame.f, Failure(cause)
-            elif code == op.RETHROW:  # the finalizer itself failed: both causes stay
+            elif code is op.RETHROW:  # the finalizer itself failed: both causes stay
                 cause = Cause.sequential(frame.cause, cause)
-            elif code == op.REVERT_INTERRUPTIBLE:  # an interruption held back joins
+            elif code is op.REVERT_INTERRUPTIBLE:  # an interruption held back joins
                 self._interruptible = frame.flag
                 interrupted = self._interrupt_cause
                 if frame.flag and interrupted is not None:
                     self._interrupt_pending = False
                     if not cause.is_interrupted():
                         cause = Cause.sequential(cause, interrupted)
-            elif code == op.RESTORE_REF:
+            elif code is op.RESTORE_REF:
                 self._restore_ref(frame)
-            elif code == op.RESTORE_SCOPE:
+            elif code is op.RESTORE_SCOPE:
                 self.scope = frame.old
-            elif code == op.SCOPE_EXIT:
+            elif code is op.SCOPE_EXIT:
                 self.scope = frame._outer
                 exit = Failure(cause)
                 finalizers = begin_close(frame, exit)
                 if finalizers:
                     return self._finalize_resume, _Finalizing(finalizers, exit, exit)
-            elif code == op.FINALIZING:  # a finalizer failed: keep its cause, go on
+            elif code is op.FINALIZING:  # a finalizer failed: keep its cause, go on
                 before = frame.cause
                 frame.cause = cause if before is None else Cause.sequential(before, cause)
                 return self._finalize_resume, frame
@@ -877,9 +887,9 @@ class FiberRuntime:
         """Evaluate a resource node the loop does not inline: push its frame, return
         the effect to evaluate next."""
         stack = self._stack
-        if code == op.BRACKET:
+        if code is op.BRACKET:
             first = cur.acquire
-            if first._op == SYNC:  # one atomic step: no region to enter
+            if first._op is SYNC:  # one atomic step: no region to enter
                 resource = first.thunk()
                 stack.append(_Release(cur.release, resource))
                 return _expect_effect(cur.use(resource), cur.use)
@@ -891,19 +901,17 @@ class FiberRuntime:
                 stack.append(_REVERT_TO_UNINTERRUPTIBLE)
             stack.append(cur)
             return cur.acquire
-        if code == op.JOIN:
-            return cur.fiber._join_now()
-        if code == op.WITH_SCOPE:
+        if code is op.WITH_SCOPE:
             stack.append(_RestoreScope(self.scope))
             self.scope = cur.scope
             return cur.effect
-        if code == op.ADD_FINALIZER:  # to a closed scope: run it now
+        if code is op.ADD_FINALIZER:  # to a closed scope: run it now
             entry = cur.entry
             named = entry[0] if type(entry) is tuple else entry
             effect = _expect_effect(finalize(entry, cur.scope._exit), named)
             self._enter_finalizer(_ResultFrame(None))
             return effect
-        if code == op.CLOSE_SCOPE:  # a parallel scope (the loop closes the others)
+        if code is op.CLOSE_SCOPE:  # a parallel scope (the loop closes the others)
             scope = cur.scope
             exit = cur.scope_exit
             finalizers = begin_close(scope, exit)
@@ -919,12 +927,12 @@ class FiberRuntime:
         last has run. When all have run: None to go on with the value of `frame.then`
         (a success, no finalizer failed), else the effect that fails."""
         finalizers = frame.finalizers
-        count = len(finalizers)
         exit = frame.exit
-        index = frame.index
-        while index < count:
+        count = len(finalizers)
+        # (A `for`, not `while index < count`: CPython 3.11 never specializes a
+        # comparison followed by a jump as long as this body.)
+        for index in range(frame.index, count):
             finalizer = finalizers[index]
-            index += 1
             effect: Any = _MISSING
             try:
                 if type(finalizer) is tuple:  # `scope.finalize`, inlined
@@ -932,13 +940,13 @@ class FiberRuntime:
                     effect = finalizer[1] if release is None else release(finalizer[1], exit)
                 else:
                     effect = finalizer(exit)  # type: ignore[operator]  # the callable
-                if effect._op != SYNC:
-                    frame.index = index
+                if effect._op is not SYNC:
+                    frame.index = index + 1
                     self._enter_finalizer(frame)
                     return effect
                 effect.thunk()
             except (KeyboardInterrupt, SystemExit):
-                frame.index = index  # the others still run, as the fiber unwinds
+                frame.index = index + 1  # the others still run, as the fiber unwinds
                 self._enter_finalizer(frame)
                 raise
             except BaseException as exc:
@@ -946,7 +954,7 @@ class FiberRuntime:
                 failed = Die(exc if effect is _MISSING else _defect(exc, effect, named))
                 before = frame.cause
                 frame.cause = failed if before is None else Cause.sequential(before, failed)
-        frame.index = index
+        frame.index = count
         then = frame.then
         cause = frame.cause
         if cause is None:
@@ -956,6 +964,15 @@ class FiberRuntime:
         if type(then) is Failure:
             cause = Cause.sequential(then.cause, cause)
         return _FailNode(cause)
+
+    def _close_scoped(self, scope: Any, exit: Success[Any]) -> Any:
+        """The body of `Effect.scoped` succeeded (`exit`): close its scope, unless
+        closed already. None when every finalizer ran and none failed, else the effect
+        to evaluate next (with a FINALIZING frame pushed, see `_finalize_next`)."""
+        finalizers = begin_close(scope, exit)
+        if not finalizers:
+            return None
+        return self._finalize_next(_Finalizing(finalizers, exit, exit))
 
     def _finalize_resume(self, frame: _Finalizing) -> Any:
         """`_finalize_next`, as an effect to evaluate in every case."""
@@ -1060,13 +1077,13 @@ class FiberRuntime:
         It starts with a copy of `refs` (default: this fiber's).
 
         The hottest constructor of the runtime: it fills the slots itself rather than
-        calling `__init__` (the same state, see there)."""
+        calling `new_fiber` (the same state, see there)."""
         scheduler = self.scheduler
-        child: FiberRuntime = _new(FiberRuntime)
+        child = FiberRuntime()
         child.number = next_fiber_number()
         child._id = None
         child.scheduler = scheduler
-        child.refs = dict(self.refs if refs is None else refs)
+        child.refs = (self.refs if refs is None else refs).copy()
         child.children = None
         child._stack = []
         child._cur = effect
@@ -1105,10 +1122,12 @@ class FiberRuntime:
         """A new fiber that is not started yet: `start(effect)` it soon, since a
         supervising parent waits for its children to end. It starts with a copy of
         `refs` and in `scope` (default: this fiber's)."""
-        child = FiberRuntime(
-            self.scheduler, None if daemon else self, dict(self.refs if refs is None else refs)
+        child = new_fiber(
+            self.scheduler,
+            None if daemon else self,
+            (self.refs if refs is None else refs).copy(),
+            scope=self.scope if scope is _MISSING else scope,
         )
-        child.scope = self.scope if scope is _MISSING else scope
         if not daemon:
             if self.children is None:
                 self.children = {}
@@ -1157,13 +1176,50 @@ class FiberRuntime:
             self.parent = None
         else:
             scheduler.daemons.pop(self, None)
+        if self._observers is not None:  # (one may come from another thread meanwhile)
+            self._notify(exit)
+
+    def _notify(self, exit: Exit[Any, Any]) -> None:
+        """Call the observers of the published `exit` (`_exit` is set before)."""
         observers = self._observers
-        if observers is not None:  # (one may come from another thread meanwhile)
+        if observers is not None:
             self._observers = None
             if exit is _SUCCEEDED:
                 exit = self.exit  # type: ignore[assignment]  # made now: not None
             for observer in observers:
                 observer(exit)
+
+
+def new_fiber(
+    scheduler: Scheduler,
+    parent: FiberRuntime | None = None,
+    refs: dict[FiberRef, object] | None = None,
+    name: str | None = None,
+    scope: object = None,
+) -> FiberRuntime:
+    """A fiber that is not started yet (`start` it): a root (no `parent`) or a child
+    its parent does not know of yet. It owns `refs` (default: none set) and starts in
+    `scope`."""
+    fiber = FiberRuntime()
+    fiber.number = number = next_fiber_number()
+    fiber._id = None if name is None else FiberId(number, name)
+    fiber.scheduler = scheduler
+    fiber.parent = parent
+    fiber.refs = {} if refs is None else refs
+    fiber.children = None
+    fiber._stack = []
+    fiber._cur = None
+    fiber._state = RUNNING
+    fiber._interruptible = True
+    fiber._interrupt_cause = None
+    fiber._interrupt_pending = False
+    fiber._exit = None
+    fiber._pending_exit = None
+    fiber._observers = None
+    fiber._parked = None
+    fiber._last_fn = None
+    fiber.scope = scope
+    return fiber
 
 
 def _expect_effect(effect: Any, fn: object) -> Any:

@@ -49,3 +49,12 @@ SCOPE_EXIT: Final = 44
 FINALIZING: Final = 45
 COLLECT: Final = 46
 RESTORE_SCOPE: Final = 47
+
+IS_COMPOSITE: Final = tuple(code >= EXTENDED for code in range(64))
+"""Indexed by opcode: whether the loop runs it as a composite node. (Frames, which are
+never effects, count too: the composite branch reports them as not an Effect.)
+
+The loop splits its dispatch with this rather than with `code >= EXTENDED`: CPython
+3.11 only specializes a comparison directly followed by a short jump, and the jump
+over the composite branch is long. An unspecialized comparison costs about three
+times a specialized one; a tuple lookup costs about as much as a specialized one."""

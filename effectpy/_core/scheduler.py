@@ -66,6 +66,7 @@ class Scheduler:
         "fatal",
         "live_fibers",
         "ready",
+        "rounds_and_ticks",
         "thread_id",
     )
 
@@ -74,6 +75,8 @@ class Scheduler:
             raise ValueError(f"budget must be a positive number of ops, got {budget}")
         self.ready: deque[FiberRuntime] = deque()
         self.budget = budget
+        self.rounds_and_ticks = divmod(budget, 256)
+        """`budget` as the fiber loop counts it (see `FiberRuntime.run`)."""
         self.live_fibers = 0
         self.daemons: dict[FiberRuntime, None] = {}
         """Running fibers that have no parent (the roots and `fork_daemon` fibers)."""

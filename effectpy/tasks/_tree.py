@@ -116,7 +116,7 @@ def start_shared(
         parent = cursor.node if cursor is not None and cursor.state is state else None
         node = state.add(parent, title, meta, owner)
         child = _fork_task(fiber, state, node, effect, daemon=True)
-        return Effect.succeed(TaskRef(node.id, Fiber[A, E](child)))
+        return Effect.succeed(TaskRef(node.id, Fiber.of(child)))
 
     return with_fiber(start)
 
@@ -579,7 +579,7 @@ class TaskTree(Generic[M]):
                 target = None if node.finished else node.fiber
             if target is None:
                 return Effect.succeed(False)
-            fiber = Fiber[Any, Any](target)
+            fiber = Fiber.of(target)
             if _runs_in(me, target):
                 return fiber.interrupt_fork().as_(True)
             return fiber.interrupt_fork().and_then(fiber.await_()).as_(True)
@@ -605,7 +605,7 @@ class TaskTree(Generic[M]):
             for target in running:
                 _interrupt(target, me.id, reason)
                 if not _runs_in(me, target):
-                    waits.append(Fiber[Any, Any](target))
+                    waits.append(Fiber.of(target))
             return Fiber.await_all(waits).and_then(Effect.sync(state.close))
 
         return with_fiber(close).uninterruptible()
