@@ -96,6 +96,7 @@ Supervision. When a fiber's effect ends, its still-running children are interrup
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final
 
 from . import opcodes as op
@@ -106,6 +107,7 @@ from .opcodes import (  # bare names: one cached global load each in the loop
     ACQUIRE_RELEASE,
     ADD_FINALIZER,
     ASYNC,
+    BRACKET,
     CLOSE_SCOPE,
     COLLECT,
     FAIL,
@@ -324,17 +326,18 @@ class _Collect:
 
 
 class _Release:
-    """An `ON_EXIT` frame that calls `release(resource, exit)`."""
+    """An `ON_EXIT` frame for `acquire_use_release`: `f(exit)` is `release(resource,
+    exit)`, a `partial` (no Python frame of its own). Made by `_release_frame`."""
 
-    __slots__ = ("release", "resource")
+    __slots__ = ("f",)
     _op: Final = op.ON_EXIT
+    f: Callable[[Exit[Any, Any]], Any]
 
-    def __init__(self, release: Callable[[Any, Exit[Any, Any]], Any], resource: object) -> None:
-        self.release = release
-        self.resource = resource
 
-    def f(self, exit: Exit[Any, Any]) -> Any:
-        return self.release(self.resource, exit)
+def _release_frame(release: Callable[[Any, Exit[Any, Any]], Any], resource: object) -> _Release:
+    frame = _Release()
+    frame.f = partial(release, resource)
+    return frame
 
 
 _REVERT_TO_INTERRUPTIBLE: Final = _RevertInterruptible(True)
@@ -526,6 +529,7 @@ class FiberRuntime:
         SCOPED: Any = SCOPED,
         ACQUIRE_RELEASE: Any = ACQUIRE_RELEASE,
         FORK: Any = FORK,
+        BRACKET: Any = BRACKET,
         JOIN: Any = JOIN,
         ADD_FINALIZER: Any = ADD_FINALIZER,
         FAIL: Any = FAIL,
@@ -652,6 +656,16 @@ class FiberRuntime:
                                 continue
                             else:
                                 value = exit.value
+                        elif code is BRACKET and cur.acquire._op is SYNC:
+                            # A sync acquire is one atomic step: no region to enter.
+                            fn = cur.acquire.thunk
+                            value = fn()
+                            guard = _Release()  # `_release_frame`, inlined
+                            guard.f = partial(cur.release, value)
+                            stack.append(guard)
+                            fn = cur.use
+                            cur = fn(value)
+                            continue
                         elif code is ADD_FINALIZER and cur.scope._exit is None:
                             cur.scope._finalizers[next(keys)] = cur.entry
                             value = None
@@ -919,12 +933,7 @@ class FiberRuntime:
         """Evaluate a resource node the loop does not inline: push its frame, return
         the effect to evaluate next."""
         stack = self._stack
-        if code is op.BRACKET:
-            first = cur.acquire
-            if first._op is SYNC:  # one atomic step: no region to enter
-                resource = first.thunk()
-                stack.append(_Release(cur.release, resource))
-                return _expect_effect(cur.use(resource), cur.use)
+        if code is op.BRACKET:  # an acquire that is not sync (the loop runs the others)
             # the node is its own frame, above the way back
             if self._interruptible:
                 stack.append(_REVERT_TO_INTERRUPTIBLE)
@@ -1019,7 +1028,7 @@ class FiberRuntime:
         fiber was (the revert frame below says), released whatever happens."""
         stack = self._stack
         outer = stack[-1].flag
-        stack.append(_Release(node.release, resource))
+        stack.append(_release_frame(node.release, resource))
         interrupted = self._revert_succeeding(outer)
         if interrupted is not None:
             return interrupted
@@ -1265,9 +1274,8 @@ def _expect_effect(effect: Any, fn: object) -> Any:
 
 
 def _describe_function(fn: object) -> str:
-    owner = getattr(fn, "__self__", None)
-    if isinstance(owner, _Release):  # `acquire_use_release`'s release, not the frame
-        fn = owner.release
+    if isinstance(fn, partial):  # `acquire_use_release`'s release (see `_Release`)
+        fn = fn.func
     name = getattr(fn, "__qualname__", None) or repr(fn)
     code = getattr(fn, "__code__", None)
     if code is not None:
