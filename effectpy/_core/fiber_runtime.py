@@ -377,8 +377,8 @@ class FiberRuntime:
 
     # Every fiber sets each of these once, so fewer is faster. There is no `__init__`:
     # a class call without one is the cheapest way to make an object (a third of the
-    # cost of `object.__new__`). `new_fiber` fills the slots, and so does the hot
-    # `fork_child` itself (keep the two in step).
+    # cost of `object.__new__`). `new_fiber` fills the slots, and so does the loop's
+    # FORK node itself, the hottest constructor (keep the two in step).
     __slots__ = (
         "_cur",
         "_exit",
@@ -642,8 +642,42 @@ class FiberRuntime:
                             value = fn()
                             scope._finalizers[next(keys)] = (cur.release, value)
                         elif code is FORK:  # the value is the child's `Fiber` handle
+                            if cur.daemon:
+                                child = self.fork_child(cur.effect, True)
+                            else:
+                                # `new_fiber` and `fork_child`, inlined: the hottest
+                                # constructor of the runtime (keep them in step)
+                                scheduler = self.scheduler
+                                child = FiberRuntime()
+                                child.number = next_fiber_number()
+                                child._id = None
+                                child.scheduler = scheduler
+                                child.parent = self
+                                child.refs = self.refs.copy()
+                                child.children = None
+                                child._stack = []
+                                child._cur = cur.effect
+                                child._state = RUNNING
+                                child._interruptible = True
+                                child._interrupt_cause = None
+                                child._interrupt_pending = False
+                                child._exit = None
+                                child._pending_exit = None
+                                child._observers = None
+                                child._parked = None
+                                child._last_fn = None
+                                child.scope = self.scope
+                                scheduler.live_fibers += 1
+                                children = self.children
+                                if children is None:
+                                    self.children = {child: None}
+                                else:
+                                    children[child] = None
+                                scheduler.ready.append(child)  # `schedule`, inlined
+                                if not scheduler.drain_pending:
+                                    scheduler.arrange_drain()
                             value = fiber_handle()
-                            value._runtime = self.fork_child(cur.effect, cur.daemon, None)
+                            value._runtime = child
                         elif code is JOIN:
                             exit = cur.runtime._exit
                             if exit is _SUCCEEDED:
@@ -1115,43 +1149,22 @@ class FiberRuntime:
         self, effect: object, daemon: bool = False, refs: dict[FiberRef, object] | None = None
     ) -> FiberRuntime:
         """Start `effect` in a new fiber: a supervised child, or a daemon (no parent).
-        It starts with a copy of `refs` (default: this fiber's).
-
-        The hottest constructor of the runtime: it fills the slots itself rather than
-        calling `new_fiber` (the same state, see there)."""
+        It starts with a copy of `refs` (default: this fiber's). (The loop's FORK node
+        does the same for a supervised child, inlined: keep the two in step.)"""
         scheduler = self.scheduler
-        child = FiberRuntime()
-        child.number = next_fiber_number()
-        child._id = None
-        child.scheduler = scheduler
-        child.refs = (self.refs if refs is None else refs).copy()
-        child.children = None
-        child._stack = []
+        parent = None if daemon else self
+        child = new_fiber(
+            scheduler, parent, (self.refs if refs is None else refs).copy(), scope=self.scope
+        )
         child._cur = effect
-        child._state = RUNNING
-        child._interruptible = True
-        child._interrupt_cause = None
-        child._interrupt_pending = False
-        child._exit = None
-        child._pending_exit = None
-        child._observers = None
-        child._parked = None
-        child._last_fn = None
-        child.scope = self.scope
         scheduler.live_fibers += 1
-        if daemon:
-            child.parent = None
+        if parent is None:
             scheduler.daemons[child] = None
+        elif self.children is None:
+            self.children = {child: None}
         else:
-            child.parent = self
-            children = self.children
-            if children is None:
-                self.children = {child: None}
-            else:
-                children[child] = None
-        scheduler.ready.append(child)  # `scheduler.schedule(child)`, inlined
-        if not scheduler.drain_pending:
-            scheduler.arrange_drain()
+            self.children[child] = None
+        scheduler.schedule(child)
         return child
 
     def new_child(
