@@ -1164,7 +1164,9 @@ class FiberRuntime:
             self.children = {child: None}
         else:
             self.children[child] = None
-        scheduler.schedule(child)
+        scheduler.ready.append(child)  # `scheduler.schedule(child)`, inlined
+        if not scheduler.drain_pending:
+            scheduler.arrange_drain()
         return child
 
     def new_child(
