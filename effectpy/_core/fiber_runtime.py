@@ -68,6 +68,17 @@ uninterruptible and a FINALIZING frame waits for it, then runs the rest.
 So handlers (FOLD) never run for an interrupted fiber, and finalizers (ON_EXIT, scopes)
 always do.
 
+Dispatch. `run` tests the opcode of the node (or frame) against each case in turn,
+commonest first, so a step's cost is mostly how many tests it passes over. The tests
+are written for CPython 3.11's specializing interpreter (measured in
+docs/benchmarks.md): opcodes are compared with `is` (they are small cached ints, and
+`is` needs no specialization), as locals of `run` (bound by its parameter defaults: a
+local is a quarter cheaper than a global), and the composite nodes are chosen with one
+lookup in `IS_COMPOSITE`. A comparison such as `code >= EXTENDED` before a long jump
+would never be specialized, at three times the cost (tests/test_loop_dispatch.py checks
+no comparison of the loop is left so). The op budget is counted as rounds of 256 and a
+tick: a counter above 256 would allocate an int on every step.
+
 Fast paths that earn their place (see docs/benchmarks.md): a `FLAT_MAP` or `THEN` whose
 `first` is already a `SUCCEED` goes on at once, without a push and a pop; a finalizer
 whose effect is a `SYNC` node runs its thunk at once (a thunk is atomic, so there is no

@@ -1,8 +1,10 @@
 """Integer opcodes of the effect primitives and of the loop's private frames.
 
 Every `Effect` node class carries one of these as the class attribute `_op`; the fiber
-loop dispatches on it, testing the commonest first. Frames (`REVERT_*`, `RESTORE_*`...)
-only ever live on a fiber's continuation stack and never reach user code.
+loop dispatches on it, testing the commonest first (with `is`: the opcodes must stay
+small ints, which CPython keeps one object of; see `FiberRuntime.run`). Frames
+(`REVERT_*`, `RESTORE_*`...) only ever live on a fiber's continuation stack and never
+reach user code.
 """
 
 from typing import Final
