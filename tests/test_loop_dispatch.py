@@ -74,26 +74,26 @@ def test_opcodes_are_cached_small_ints_so_identity_is_equality() -> None:
         assert int(str(value)) is value, name
 
 
-@pytest.mark.parametrize("bad", [object(), 42, "effect"], ids=repr)
-def test_running_something_that_is_not_an_effect_is_a_type_error_defect(bad: object) -> None:
+NOT_EFFECTS: list[tuple[object, str]] = [
+    (object(), "expected an Effect"),
+    (42, "expected an Effect"),
+    ("effect", "expected an Effect"),
+    # A scope is its own SCOPE_EXIT frame, so it has an opcode, one the composite table
+    # marks: the composite branch must still refuse it as an effect.
+    (Scope(ExecutionStrategy.sequential), "is not an Effect"),
+]
+
+
+@pytest.mark.parametrize(("bad", "message"), NOT_EFFECTS, ids=lambda v: type(v).__name__)
+def test_running_something_that_is_not_an_effect_is_a_type_error_defect(
+    bad: object, message: str
+) -> None:
     not_an_effect: Any = bad
     exit = run_sync_exit(Effect.unit().flat_map(lambda _: not_an_effect))
     assert isinstance(exit, Failure)
     [defect] = exit.cause.defects()
     assert isinstance(defect, TypeError)
-    assert "expected an Effect" in str(defect)
-
-
-def test_a_scope_passed_where_an_effect_is_expected_is_reported_as_not_an_effect() -> None:
-    # A scope is its own SCOPE_EXIT frame, so it has an opcode, one the composite table
-    # marks; the composite branch must still refuse it as an effect.
-    scope = Scope(ExecutionStrategy.sequential)
-    not_an_effect: Any = scope
-    exit = run_sync_exit(Effect.unit().flat_map(lambda _: not_an_effect))
-    assert isinstance(exit, Failure)
-    [defect] = exit.cause.defects()
-    assert isinstance(defect, TypeError)
-    assert "is not an Effect" in str(defect)
+    assert message in str(defect)
 
 
 # -- the op budget ---------------------------------------------------------------------
