@@ -8,17 +8,39 @@
   for a `Deferred` where a test needs "this has happened" without sleeping.
 * The autouse fixture `no_fiber_outlives_its_runner` checks after every test that all
   fibers have ended: `live_fiber_count() == 0`.
+* `Outcome` / `each_outcome`, `body_for`, `expected_exit`, `run_wrapped`: a body that
+  succeeds, fails, dies or is interrupted, wrapped in what a test checks (finalizers,
+  scopes, resources), and the exit it must end with.
+* `stack_depth`, `tight_recursion_limit`: prove a long chain runs without one Python
+  frame per step.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Final, TypeVar
+from contextlib import contextmanager
+from types import FrameType
+from typing import Final, Literal, TypeVar
 
 import pytest
 
-from effectpy import Effect, Runtime, live_fiber_count
+from effectpy import (
+    Die,
+    Do,
+    Effect,
+    Exit,
+    Fail,
+    Failure,
+    FiberId,
+    Interrupt,
+    Manual,
+    Runtime,
+    Success,
+    gen,
+    live_fiber_count,
+)
 
 A = TypeVar("A")
 
@@ -118,3 +140,92 @@ def no_fiber_outlives_its_runner() -> Iterator[None]:
     after = live_fiber_count()
     # A fiber leaked by an earlier (failed) test is that test's failure, not this one's.
     assert after == 0 or after <= before, f"{after} fiber(s) still running after the test"
+
+
+# -- a body with each outcome -------------------------------------------------------------
+
+Outcome = Literal["success", "failure", "defect", "interruption"]
+OUTCOMES: Final[list[Outcome]] = ["success", "failure", "defect", "interruption"]
+each_outcome = pytest.mark.parametrize("outcome", OUTCOMES)
+"""Run a test once per outcome of the body: `def test_x(outcome: Outcome) -> None`."""
+
+BODY_DEFECT: Final = RuntimeError("defect in the body")
+
+Wrap = Callable[[Effect[int, str]], Effect[int, str]]
+"""Puts what a test checks (finalizers, a scope, a resource) around a body."""
+
+
+def body_for(
+    outcome: Outcome, started: Latch, success: Effect[int, str] | None = None
+) -> Effect[int, str]:
+    """An effect that ends with `outcome`: 1 (`success`, default `Effect.succeed(1)`),
+    "body failed", `BODY_DEFECT`, or waiting to be interrupted (`started` opened)."""
+    failing: Effect[int, str] = Effect.fail("body failed")
+    bodies: dict[Outcome, Effect[int, str]] = {
+        "success": Effect.succeed(1) if success is None else success,
+        "failure": failing,
+        "defect": Effect.die(BODY_DEFECT),
+        "interruption": started.open().and_then(Effect.never()),
+    }
+    return bodies[outcome]
+
+
+def expected_exit(outcome: Outcome, interruptor: FiberId) -> Exit[int, str]:
+    """The exit of the body of `outcome` (interrupted by `interruptor`)."""
+    exits: dict[Outcome, Exit[int, str]] = {
+        "success": Success(1),
+        "failure": Failure(Fail("body failed")),
+        "defect": Failure(Die(BODY_DEFECT)),
+        "interruption": Failure(Interrupt(interruptor, Manual())),
+    }
+    return exits[outcome]
+
+
+def run_wrapped(
+    outcome: Outcome, wrap: Wrap, seed: int = 0, success: Effect[int, str] | None = None
+) -> tuple[Exit[int, str], FiberId]:
+    """Run `wrap(body_for(outcome))` in a fiber (interrupted once its body started, for
+    an interruption); give its exit and the id of the fiber that waited for it."""
+
+    @gen
+    def program() -> Do[tuple[Exit[int, str], FiberId]]:
+        started = Latch()
+        fiber = yield from wrap(body_for(outcome, started, success)).fork()
+        if outcome == "interruption":
+            yield from started.wait()
+            exit = yield from fiber.interrupt()
+        else:
+            exit = yield from fiber.await_()
+        return exit, (yield from Effect.fiber_id())
+
+    return run_seeded(program(), seed)
+
+
+# -- stack depth ----------------------------------------------------------------------------
+
+HEADROOM: Final = 120
+"""Python frames `tight_recursion_limit` leaves above the depth at which a test body
+starts: enough for the runner, the loop and a few helper frames, far less than one
+frame per bind."""
+
+
+def stack_depth() -> int:
+    """How many Python frames are below the caller's."""
+    depth = 0
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    return depth
+
+
+@contextmanager
+def tight_recursion_limit() -> Iterator[None]:
+    """Lower the recursion limit to just above the current depth for the block: one
+    Python frame per step of a long chain would raise `RecursionError`."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(stack_depth() + HEADROOM)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)

@@ -6,11 +6,21 @@ effect's (`Cause.sequential`), never dropped and never in place of it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import pytest
-from conftest import SEEDS, Latch, each_seed, run_seeded, yields
+from conftest import (
+    BODY_DEFECT,
+    SEEDS,
+    Latch,
+    Outcome,
+    each_outcome,
+    each_seed,
+    expected_exit,
+    run_seeded,
+    run_wrapped,
+    yields,
+)
 
 from effectpy import (
     Cause,
@@ -33,32 +43,12 @@ from effectpy import (
     run_sync_exit,
 )
 
-Outcome = Literal["success", "failure", "defect", "interruption"]
-OUTCOMES: list[Outcome] = ["success", "failure", "defect", "interruption"]
-each_outcome = pytest.mark.parametrize("outcome", OUTCOMES)
-
-BODY_DEFECT = RuntimeError("defect in the body")
 FINALIZER_DEFECT = RuntimeError("defect in the finalizer")
 OUTER_FINALIZER_DEFECT = RuntimeError("defect in the outer finalizer")
-
-Wrap = Callable[[Effect[int, str]], Effect[int, str]]
-"""Adds finalizers around a body."""
 
 
 def record(log: list[Any], entry: object) -> Effect[None]:
     return Effect.sync(lambda: log.append(entry))
-
-
-def body_for(outcome: Outcome, started: Latch) -> Effect[int, str]:
-    """An effect that ends with `outcome` (for an interruption: waits to be stopped)."""
-    failing: Effect[int, str] = Effect.fail("body failed")
-    bodies: dict[Outcome, Effect[int, str]] = {
-        "success": Effect.succeed(1),
-        "failure": failing,
-        "defect": Effect.die(BODY_DEFECT),
-        "interruption": started.open().and_then(Effect.never()),
-    }
-    return bodies[outcome]
 
 
 def body_cause(outcome: Outcome, interruptor: FiberId) -> Cause[str]:
@@ -72,29 +62,6 @@ def body_cause(outcome: Outcome, interruptor: FiberId) -> Cause[str]:
     return causes[outcome]
 
 
-def run_wrapped(outcome: Outcome, wrap: Wrap, seed: int = 0) -> tuple[Exit[int, str], FiberId]:
-    """Run `wrap(body)` in a fiber (interrupted once started, for an interruption);
-    give its exit and the id of the fiber that waited for it."""
-
-    @gen
-    def program() -> Do[tuple[Exit[int, str], FiberId]]:
-        started = Latch()
-        fiber = yield from wrap(body_for(outcome, started)).fork()
-        if outcome == "interruption":
-            yield from started.wait()
-            exit = yield from fiber.interrupt()
-        else:
-            exit = yield from fiber.await_()
-        return exit, (yield from Effect.fiber_id())
-
-    return run_seeded(program(), seed)
-
-
-def body_exit(outcome: Outcome, interruptor: FiberId) -> Exit[int, str]:
-    cause = body_cause(outcome, interruptor)
-    return Success(1) if cause.is_empty() else Failure(cause)
-
-
 # -- every outcome runs the finalizer -------------------------------------------------
 
 
@@ -106,7 +73,7 @@ def test_ensuring_runs_the_finalizer_exactly_once_and_keeps_the_effects_exit(
     log: list[str] = []
     exit, me = run_wrapped(outcome, lambda body: body.ensuring(record(log, "finalized")), seed)
     assert log == ["finalized"]
-    assert exit == body_exit(outcome, me)
+    assert exit == expected_exit(outcome, me)
 
 
 @each_outcome
@@ -115,7 +82,7 @@ def test_on_exit_gives_the_finalizer_the_effects_exit(outcome: Outcome) -> None:
     exit, me = run_wrapped(
         outcome, lambda body: body.on_exit(lambda ex: Effect.sync(lambda: seen.append(ex)))
     )
-    assert exit == body_exit(outcome, me)
+    assert exit == expected_exit(outcome, me)
     assert seen == [exit]
 
 
@@ -125,7 +92,7 @@ def test_on_error_runs_with_the_cause_unless_the_effect_succeeds(outcome: Outcom
     exit, me = run_wrapped(
         outcome, lambda body: body.on_error(lambda cause: Effect.sync(lambda: seen.append(cause)))
     )
-    assert exit == body_exit(outcome, me)
+    assert exit == expected_exit(outcome, me)
     expected = body_cause(outcome, me)
     assert seen == ([] if expected.is_empty() else [expected])
 
@@ -139,7 +106,7 @@ def test_on_interrupt_runs_only_for_an_interruption_and_says_who_and_why(
         outcome,
         lambda body: body.on_interrupt(lambda stops: Effect.sync(lambda: seen.extend(stops))),
     )
-    assert exit == body_exit(outcome, me)
+    assert exit == expected_exit(outcome, me)
     assert seen == ([Interrupt(me, Manual())] if outcome == "interruption" else [])
 
 
@@ -238,7 +205,7 @@ def test_nested_finalizers_run_inside_out(outcome: Outcome) -> None:
         )
 
     exit, me = run_wrapped(outcome, wrap)
-    assert exit == body_exit(outcome, me)
+    assert exit == expected_exit(outcome, me)
     assert log == ["innermost", "middle", "outermost"]
 
 

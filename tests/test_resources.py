@@ -8,10 +8,21 @@ scope, which gives it the scope's exit; `acquire_use_release` releases right aft
 
 from __future__ import annotations
 
-from typing import Any, Literal, Never
+from typing import Any, Never
 
 import pytest
-from conftest import SEEDS, Latch, each_seed, run_seeded, yields
+from conftest import (
+    BODY_DEFECT,
+    SEEDS,
+    Latch,
+    Outcome,
+    each_outcome,
+    each_seed,
+    expected_exit,
+    run_seeded,
+    run_wrapped,
+    yields,
+)
 
 from effectpy import (
     Clock,
@@ -36,10 +47,6 @@ from effectpy import (
     run_sync_exit,
 )
 
-Outcome = Literal["success", "failure", "defect", "interruption"]
-each_outcome = pytest.mark.parametrize("outcome", ["success", "failure", "defect", "interruption"])
-
-BODY_DEFECT = RuntimeError("defect in the scoped effect")
 RELEASE_DEFECT = RuntimeError("defect in the release")
 
 
@@ -77,46 +84,6 @@ class Resource:
         return Effect.acquire_release(self.acquire(), self.release)
 
 
-def scoped_body(outcome: Outcome, started: Latch) -> Effect[int, str]:
-    failing: Effect[int, str] = Effect.fail("body failed")
-    bodies: dict[Outcome, Effect[int, str]] = {
-        "success": Effect.succeed(1),
-        "failure": failing,
-        "defect": Effect.die(BODY_DEFECT),
-        "interruption": started.open().and_then(Effect.never()),
-    }
-    return bodies[outcome]
-
-
-def expected_exit(outcome: Outcome, interruptor: FiberId) -> Exit[int, str]:
-    exits: dict[Outcome, Exit[int, str]] = {
-        "success": Success(1),
-        "failure": Failure(Fail("body failed")),
-        "defect": Failure(Die(BODY_DEFECT)),
-        "interruption": Failure(Interrupt(interruptor, Manual())),
-    }
-    return exits[outcome]
-
-
-def run_to_exit(outcome: Outcome, make: Any, seed: int = 0) -> tuple[Exit[int, str], FiberId]:
-    """Run `make(body)` in a fiber (interrupted once its body started, for an
-    interruption); give its exit and the id of the fiber that waited for it."""
-
-    @gen
-    def program() -> Do[tuple[Exit[int, str], FiberId]]:
-        started = Latch()
-        effect: Effect[int, str] = make(scoped_body(outcome, started))
-        fiber = yield from effect.fork()
-        if outcome == "interruption":
-            yield from started.wait()
-            exit = yield from fiber.interrupt()
-        else:
-            exit = yield from fiber.await_()
-        return exit, (yield from Effect.fiber_id())
-
-    return run_seeded(program(), seed)
-
-
 # -- acquire_release ------------------------------------------------------------------
 
 
@@ -126,7 +93,7 @@ def test_acquire_release_releases_exactly_once_with_the_scopes_exit(
     outcome: Outcome, seed: int
 ) -> None:
     resource = Resource()
-    exit, me = run_to_exit(
+    exit, me = run_wrapped(
         outcome, lambda body: Effect.scoped(resource.scoped().and_then(body)), seed
     )
     assert exit == expected_exit(outcome, me)
@@ -284,7 +251,7 @@ def test_a_timeout_waits_for_the_release_of_what_was_acquired() -> None:
 @each_outcome
 def test_acquire_use_release_releases_exactly_once_with_uses_exit(outcome: Outcome) -> None:
     resource = Resource()
-    exit, me = run_to_exit(
+    exit, me = run_wrapped(
         outcome,
         lambda body: Effect.acquire_use_release(
             resource.acquire(), lambda r: body, resource.release

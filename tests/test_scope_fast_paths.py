@@ -13,14 +13,24 @@ interruption honoured where it used to be.
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import FrameType
+from collections.abc import Callable
 from typing import Any, Literal, Never, TypeVar, cast
 
 import pytest
-from conftest import SEEDS, Latch, each_seed, run_interleaved, run_seeded, yields
+from conftest import (
+    BODY_DEFECT,
+    SEEDS,
+    Latch,
+    Outcome,
+    each_outcome,
+    each_seed,
+    expected_exit,
+    run_interleaved,
+    run_seeded,
+    run_wrapped,
+    tight_recursion_limit,
+    yields,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,8 +48,6 @@ from effectpy import (
     Failure,
     Fiber,
     FiberId,
-    Interrupt,
-    Manual,
     Runtime,
     Scope,
     Sequential,
@@ -53,10 +61,6 @@ from effectpy import (
 
 A = TypeVar("A")
 
-Outcome = Literal["success", "failure", "defect", "interruption"]
-each_outcome = pytest.mark.parametrize("outcome", ["success", "failure", "defect", "interruption"])
-
-BODY_DEFECT = RuntimeError("defect in the body")
 FINALIZER_DEFECT = RuntimeError("defect in a sync finalizer")
 OTHER_FINALIZER_DEFECT = RuntimeError("defect in another sync finalizer")
 ACQUIRE_DEFECT = RuntimeError("defect in a sync acquire")
@@ -101,48 +105,6 @@ def sync_acquire(log: list[Any], name: str) -> Effect[str]:
     return Effect.sync(run)
 
 
-def body_for(outcome: Outcome, started: Latch) -> Effect[int, str]:
-    """An effect that ends with `outcome` (for an interruption: waits to be stopped)."""
-    failing: Effect[int, str] = Effect.fail("body failed")
-    bodies: dict[Outcome, Effect[int, str]] = {
-        "success": Effect.sync(lambda: 1),
-        "failure": failing,
-        "defect": Effect.die(BODY_DEFECT),
-        "interruption": started.open().and_then(Effect.never()),
-    }
-    return bodies[outcome]
-
-
-def expected_exit(outcome: Outcome, interruptor: FiberId) -> Exit[int, str]:
-    exits: dict[Outcome, Exit[int, str]] = {
-        "success": Success(1),
-        "failure": Failure(Fail("body failed")),
-        "defect": Failure(Die(BODY_DEFECT)),
-        "interruption": Failure(Interrupt(interruptor, Manual())),
-    }
-    return exits[outcome]
-
-
-def run_outcome(
-    outcome: Outcome, make: Callable[[Effect[int, str]], Effect[int, str]], seed: int
-) -> tuple[Exit[int, str], FiberId]:
-    """Run `make(body)` in a fiber (interrupted once its body started, for an
-    interruption); give its exit and the id of the fiber that waited for it."""
-
-    @gen
-    def program() -> Do[tuple[Exit[int, str], FiberId]]:
-        started = Latch()
-        fiber = yield from make(body_for(outcome, started)).fork()
-        if outcome == "interruption":
-            yield from started.wait()
-            exit = yield from fiber.interrupt()
-        else:
-            exit = yield from fiber.await_()
-        return exit, (yield from Effect.fiber_id())
-
-    return run_seeded(program(), seed)
-
-
 def only_defect(exit: Exit[Any, Any]) -> BaseException:
     """The one defect of a failed exit (and nothing else in its cause)."""
     assert isinstance(exit, Failure), exit
@@ -163,10 +125,11 @@ def test_a_sync_acquire_is_released_exactly_once_with_the_exit_of_the_scoped_eff
     released: list[tuple[str, Exit[Any, Any]]] = []
     resource = Effect.acquire_release(sync_acquire(log, "conn"), recording_release(released))
 
-    exit, me = run_outcome(
+    exit, me = run_wrapped(
         outcome,
         lambda body: Effect.scoped(resource.and_then(record(log, "used")).and_then(body)),
         seed,
+        success=Effect.sync(lambda: 1),  # a SYNC body, as the fast paths run it
     )
 
     assert exit == expected_exit(outcome, me)
@@ -919,28 +882,6 @@ def test_a_non_sync_finalizer_waiting_on_a_deferred_after_a_success_is_not_stopp
 # -- and_then(effect) -----------------------------------------------------------------
 
 HUNDRED_THOUSAND = 100_000
-HEADROOM = 120
-
-
-def stack_depth() -> int:
-    depth = 0
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
-        depth += 1
-        frame = frame.f_back
-    return depth
-
-
-@contextmanager
-def tight_recursion_limit() -> Iterator[None]:
-    """The recursion limit just above the current depth: one Python frame per step
-    of a long chain would raise `RecursionError`."""
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(stack_depth() + HEADROOM)
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
 
 
 def counting_steps(count: int, log: list[int], *, right: bool) -> Effect[None]:

@@ -9,22 +9,16 @@ by user code at several points of the chain and checks that it never changes.
 from __future__ import annotations
 
 import gc
-import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import FrameType
 from typing import Any
 
 import pytest
+from conftest import HEADROOM, stack_depth, tight_recursion_limit
 
 from effectpy import Do, Effect, Exit, Failure, Sequential, gen, run_sync, run_sync_exit
 
 MILLION = 1_000_000
 SAMPLE_EVERY = 250_000
-
-# Headroom above the depth at which a test body starts: enough for the runner, the
-# loop and a few helper frames, far less than one frame per bind.
-HEADROOM = 120
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -42,26 +36,6 @@ def without_cyclic_gc() -> Iterator[None]:
         if was_enabled:
             gc.enable()
         gc.collect()
-
-
-def stack_depth() -> int:
-    depth = 0
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
-        depth += 1
-        frame = frame.f_back
-    return depth
-
-
-@contextmanager
-def tight_recursion_limit() -> Iterator[None]:
-    """Lower the recursion limit to just above the current depth for the block."""
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(stack_depth() + HEADROOM)
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
 
 
 def run_tight(effect: Effect[Any]) -> Any:
