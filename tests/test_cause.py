@@ -6,6 +6,8 @@ import dataclasses
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from effectpy import (
     Cause,
@@ -22,6 +24,7 @@ from effectpy import (
     Success,
     run_sync_exit,
 )
+from effectpy._core.cause import combine_parallel
 
 DEEP = 100_000
 
@@ -58,6 +61,29 @@ def test_sequential_and_parallel_keep_both_sides_in_order() -> None:
     assert Cause.sequential(left, right) == Sequential(left, right)
     assert Cause.parallel(left, right) == Parallel(left, right)
     assert Cause.sequential(left, right) != Cause.parallel(left, right)
+
+
+LEAVES: list[Cause[str]] = [Cause.empty(), Fail("a"), Fail("b"), Die(OSError("d"))]
+
+
+@given(
+    st.lists(st.sampled_from(LEAVES) | st.builds(Cause.parallel, *[st.sampled_from(LEAVES)] * 2))
+)
+def test_combine_parallel_is_parallel_folded_from_the_left(causes: list[Cause[str]]) -> None:
+    folded: Cause[str] = Cause.empty()
+    for cause in causes:
+        folded = Cause.parallel(folded, cause)
+    combined = combine_parallel(causes)
+    assert combined == folded
+    assert hash(combined) == hash(folded)  # made without `__init__`, still a whole node
+    assert combined.failures() == folded.failures()
+
+
+def test_combine_parallel_of_one_cause_is_that_cause_and_of_none_is_empty() -> None:
+    fail: Cause[str] = Fail("x")
+    assert combine_parallel([fail]) is fail
+    assert combine_parallel([]) == Empty()
+    assert combine_parallel([Cause.empty(), fail, Cause.empty()]) is fail
 
 
 def test_constructors_build_the_matching_nodes() -> None:

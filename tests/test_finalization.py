@@ -6,7 +6,7 @@ effect's (`Cause.sequential`), never dropped and never in place of it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast
 
 import pytest
 from conftest import (
@@ -14,6 +14,7 @@ from conftest import (
     SEEDS,
     Latch,
     Outcome,
+    Wrap,
     each_outcome,
     each_seed,
     expected_exit,
@@ -35,6 +36,7 @@ from effectpy import (
     Interrupt,
     Manual,
     Sequential,
+    Shutdown,
     Success,
     TestClock,
     Timeout,
@@ -42,6 +44,8 @@ from effectpy import (
     run_sync,
     run_sync_exit,
 )
+from effectpy._core.fiber_runtime import FiberRuntime
+from effectpy.effect import _with_fiber
 
 FINALIZER_DEFECT = RuntimeError("defect in the finalizer")
 OUTER_FINALIZER_DEFECT = RuntimeError("defect in the outer finalizer")
@@ -223,6 +227,130 @@ def test_a_finalizer_sees_the_error_after_a_catch_inside_it_recovered() -> None:
     program = recovered.on_exit(lambda exit: Effect.sync(lambda: seen.append(exit)))
     assert run_sync(program) == 5
     assert seen == [Success(5)]
+
+
+# -- a sync finalizer runs as the cause unwinds: the same as any other finalizer ------
+#
+# The loop runs a finalizer whose effect is a single `Effect.sync` at once, while it
+# unwinds a failure (a thunk is atomic: there is no region to enter). These tests hold
+# that this shortcut is invisible: every outcome, every way a finalizer can go wrong,
+# gives what the same finalizer gives when it is a longer effect.
+
+
+def as_effect(finalizer: Effect[None]) -> Effect[None]:
+    """The same finalizer, but not a single `SYNC` node: run the general way."""
+    return Effect.suspend(lambda: finalizer)
+
+
+FinalizerKind = Literal["records", "raises", "returns a non-effect", "interrupts its fiber"]
+FINALIZER_KINDS: list[FinalizerKind] = [
+    "records",
+    "raises",
+    "returns a non-effect",
+    "interrupts its fiber",
+]
+
+
+def finalizer_wrap(kind: FinalizerKind, log: list[str], general: bool) -> Wrap:
+    """`body.on_exit(...)` with a finalizer of `kind`; `general` makes its effect a
+    longer one than a single `Effect.sync`."""
+
+    def wrap(body: Effect[int, str]) -> Effect[int, str]:
+        def with_finalizer(fiber: FiberRuntime) -> Effect[int, str]:
+            def cleanup() -> None:
+                log.append("finalizer")
+                if kind == "raises":
+                    raise FINALIZER_DEFECT
+                if kind == "interrupts its fiber":
+                    # Only the runtime can interrupt a fiber from inside its own thunk.
+                    fiber.interrupt_as(fiber.id, Manual())
+
+            def on_exit(exit: Exit[Any, Any]) -> Effect[None]:
+                if kind == "returns a non-effect":
+                    log.append("finalizer")
+                    return cast("Effect[None]", "not an effect")
+                effect = Effect.sync(cleanup)
+                return as_effect(effect) if general else effect
+
+            return body.on_exit(on_exit)
+
+        return _with_fiber(with_finalizer).ensuring(record(log, "outer finalizer"))
+
+    return wrap
+
+
+def expected_after_finalizer(
+    outcome: Outcome, kind: FinalizerKind, me: FiberId, exit: Exit[int, str]
+) -> Exit[int, str]:
+    """The exit of the body of `outcome` after a finalizer of `kind` (its `TypeError`,
+    made at run time, is taken from `exit` once its message is checked)."""
+    if kind == "records":
+        return expected_exit(outcome, me)
+    if kind == "raises":
+        defect: BaseException = FINALIZER_DEFECT
+    else:
+        assert isinstance(exit, Failure)
+        defect = exit.cause.defects()[-1]
+        assert isinstance(defect, TypeError)
+        assert "returned str 'not an effect', expected an Effect" in str(defect)
+    return Failure(Cause.sequential(body_cause(outcome, me), Die(defect)))
+
+
+@each_outcome
+@pytest.mark.parametrize("kind", ["records", "raises", "returns a non-effect"])
+@pytest.mark.parametrize("general", [False, True], ids=["sync", "longer effect"])
+def test_a_finalizer_ends_the_fiber_the_same_whether_sync_or_a_longer_effect(
+    outcome: Outcome, kind: FinalizerKind, general: bool
+) -> None:
+    log: list[str] = []
+    exit, me = run_wrapped(outcome, finalizer_wrap(kind, log, general))
+    assert log == ["finalizer", "outer finalizer"]
+    assert exit == expected_after_finalizer(outcome, kind, me, exit)
+
+
+@pytest.mark.parametrize("outcome", ["failure", "defect", "interruption"])
+@pytest.mark.parametrize("general", [False, True], ids=["sync", "longer effect"])
+def test_a_finalizer_of_a_failure_that_interrupts_its_own_fiber_adds_the_interruption(
+    outcome: Outcome, general: bool
+) -> None:
+    # (After a success, such an interruption lands after the fiber's last op.)
+    log: list[str] = []
+    exit, me = run_wrapped(outcome, finalizer_wrap("interrupts its fiber", log, general))
+    assert log == ["finalizer", "outer finalizer"]
+    assert isinstance(exit, Failure)
+    interruptions = exit.cause.interruptions()
+    assert len(interruptions) == 1  # an interrupted body's cause already has one
+    if outcome == "interruption":
+        assert exit == expected_exit(outcome, me)
+    else:
+        assert interruptions[0].reason == Manual()
+        assert exit.cause == Sequential(body_cause(outcome, me), interruptions[0])
+
+
+@pytest.mark.parametrize("fatal", [KeyboardInterrupt, SystemExit])
+@pytest.mark.parametrize("general", [False, True], ids=["sync", "longer effect"])
+def test_a_fatal_exception_in_a_finalizer_of_a_failure_keeps_the_failure_for_the_outer_ones(
+    fatal: type[BaseException], general: bool
+) -> None:
+    seen: list[Exit[Any, Any]] = []
+    error = fatal()
+
+    def cleanup() -> None:
+        raise error
+
+    inner = Effect.sync(cleanup)
+    failing: Effect[int, str] = Effect.fail("body failed")
+    program = failing.ensuring(as_effect(inner) if general else inner).on_exit(
+        lambda exit: Effect.sync(lambda: seen.append(exit))
+    )
+    with pytest.raises(fatal) as caught:
+        run_sync_exit(program)
+    assert caught.value is error
+    [exit] = seen  # the outer finalizer ran, and saw the failure and the shutdown
+    assert isinstance(exit, Failure)
+    assert isinstance(exit.cause, Sequential) and exit.cause.left == Fail("body failed")
+    [shutdown] = exit.cause.interruptions()
+    assert shutdown.reason == Shutdown(fatal.__name__)
 
 
 # -- finalizers are uninterruptible ---------------------------------------------------

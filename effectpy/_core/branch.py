@@ -18,9 +18,10 @@ for a slot (their fibers exist, so their handles can be awaited).
 from __future__ import annotations
 
 from collections import deque
+from functools import partial
 from typing import Any, Final
 
-from .cause import Cause, Interrupt
+from .cause import Cause, Interrupt, combine_parallel
 from .exit import Exit, Failure, Success
 from .fiber_runtime import FiberRef, FiberRuntime, Resume, async_node, fail_node, succeed_node
 from .ids import ParentDone, SiblingFailed
@@ -72,7 +73,7 @@ class BranchRun:
         if self._name is not None:
             entry.rename(self._name)
         self._running[entry] = None
-        entry.add_observer(lambda exit: self._ended(entry, exit, is_entry=True))
+        entry.add_observer(partial(self._ended, True, entry))
         return async_node(self._cancel)
 
     def spawn(self, spawner: FiberRuntime, effect: object) -> FiberRuntime:
@@ -93,10 +94,10 @@ class BranchRun:
 
     def _launch(self, fiber: FiberRuntime, effect: object) -> None:
         self._running[fiber] = None
-        fiber.add_observer(lambda exit: self._ended(fiber, exit, is_entry=False))
+        fiber.add_observer(partial(self._ended, False, fiber))
         fiber.start(effect)
 
-    def _ended(self, fiber: FiberRuntime, exit: Exit[Any, Any], *, is_entry: bool) -> None:
+    def _ended(self, is_entry: bool, fiber: FiberRuntime, exit: Exit[Any, Any]) -> None:
         self._running.pop(fiber, None)
         if is_entry:
             self._entry_exit = exit
@@ -130,10 +131,7 @@ class BranchRun:
             return
         assert self._resume is not None
         if self._causes:
-            cause = self._causes[0]
-            for other in self._causes[1:]:
-                cause = Cause.parallel(cause, other)
-            self._resume(fail_node(cause))
+            self._resume(fail_node(combine_parallel(self._causes)))
             return
         exit = self._entry_exit
         assert isinstance(exit, Success)

@@ -10,9 +10,9 @@ never exhausts the Python stack.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Generic, Never, TypeVar, cast
+from typing import Any, Generic, Never, TypeVar, cast
 
 from .ids import FiberId, InterruptReason
 
@@ -313,3 +313,27 @@ class Parallel(Cause[E_co]):
 
 
 _EMPTY: Cause[Never] = Empty()
+
+
+_new = object.__new__
+_set_left: Callable[[Any, Any], None] = vars(Parallel)["left"].__set__
+_set_right: Callable[[Any, Any], None] = vars(Parallel)["right"].__set__
+
+
+def combine_parallel(causes: Iterable[Cause[E2]]) -> Cause[E2]:
+    """`Cause.parallel` folded over `causes`, left to right: the cause of a group of
+    concurrent fibers. Empty causes disappear; no cause at all gives `Empty`. (It
+    makes each node without the dataclass `__init__`: a group of a thousand fibers
+    that all failed makes a thousand nodes.)"""
+    result: Cause[E2] = _EMPTY
+    for cause in causes:
+        if isinstance(cause, Empty):
+            continue
+        if result is _EMPTY:
+            result = cause
+            continue
+        node = _new(Parallel)
+        _set_left(node, result)
+        _set_right(node, cause)
+        result = node
+    return result

@@ -188,6 +188,11 @@ fiber_handle: Any = None
 """The public `Fiber` class (set by `effectpy.fiber`): FORK's value is one (it has
 no `__init__`; its one slot, `_runtime`, is the child)."""
 _set_success_value: Final[Callable[[Any, Any], None]] = vars(Success)["value"].__set__
+_set_failure_cause: Final[Callable[[Any, Any], None]] = vars(Failure)["cause"].__set__
+
+
+def _itself(effect: object) -> object:
+    return effect
 
 
 # -- nodes the loop makes for itself (never seen by user code) ------------------------
@@ -365,15 +370,16 @@ class Resume:
     the fiber is parked, it is the fiber's `_parked`.
     """
 
+    # No `__init__` (a bare class call is the cheapest way to make an object): the
+    # fields are set by `FiberRuntime._park`, the one place that makes a `Resume`.
     __slots__ = ("_fiber", "canceller", "registering", "resumed_with")
 
-    def __init__(self, fiber: FiberRuntime) -> None:
-        self._fiber = fiber
-        self.canceller: Any = None
-        """The effect `register` returned, run if the fiber is interrupted."""
-        self.registering = True
-        """Inside `register`: a resumption is handed back to `_park`, not scheduled."""
-        self.resumed_with: Any = None
+    _fiber: FiberRuntime
+    canceller: Any
+    """The effect `register` returned, run if the fiber is interrupted."""
+    registering: bool
+    """Inside `register`: a resumption is handed back to `_park`, not scheduled."""
+    resumed_with: Any
 
     def __call__(self, effect: object) -> None:
         fiber = self._fiber
@@ -935,8 +941,32 @@ class FiberRuntime:
                 if not (self._interruptible and self._interrupt_cause is not None):
                     return frame.on_failure, cause
             elif code is op.ON_EXIT:  # a finalizer: runs even for an interrupted fiber
+                exit = _new(Failure)
+                _set_failure_cause(exit, cause)
+                fn = frame.f
+                effect: Any = _MISSING
+                try:
+                    effect = fn(exit)
+                    if effect._op is SYNC:  # atomic: run it here, go on unwinding
+                        effect.thunk()
+                        if self._interrupt_pending and self._interruptible:
+                            # it interrupted its own fiber: as the revert frame of a
+                            # finalizer run as an effect would, deliver it now
+                            self._interrupt_pending = False
+                            if not cause.is_interrupted():
+                                interrupted = self._interrupt_cause
+                                assert interrupted is not None
+                                cause = Cause.sequential(cause, interrupted)
+                        continue
+                except (KeyboardInterrupt, SystemExit) as exc:
+                    cause = Cause.sequential(cause, self._shutdown(exc).cause)
+                    continue
+                except BaseException as exc:
+                    failed = exc if effect is _MISSING else _defect(exc, effect, fn)
+                    cause = Cause.sequential(cause, Die(failed))
+                    continue
                 self._enter_finalizer(_RethrowFrame(cause))
-                return frame.f, Failure(cause)
+                return _itself, effect
             elif code is op.RETHROW:  # the finalizer itself failed: both causes stay
                 cause = Cause.sequential(frame.cause, cause)
             elif code is op.REVERT_INTERRUPTIBLE:  # an interruption held back joins
@@ -960,7 +990,12 @@ class FiberRuntime:
                 before = frame.cause
                 frame.cause = cause if before is None else Cause.sequential(before, cause)
                 return self._finalize_resume, frame
-        self._effect_done(Failure(cause))
+        exit = _new(Failure)
+        _set_failure_cause(exit, cause)
+        if self.children:
+            self._effect_done(exit)
+        else:
+            self._publish(exit)
         return None
 
     def _revert_succeeding(self, flag: bool) -> Any:
@@ -1100,7 +1135,11 @@ class FiberRuntime:
         if self._interruptible and self._interrupt_cause is not None:
             self._interrupt_pending = False
             return _FailNode(self._interrupt_cause)
-        resume = Resume(self)
+        resume = Resume()  # no `__init__`: the fields are set here
+        resume._fiber = self
+        resume.canceller = None
+        resume.registering = True
+        resume.resumed_with = None
         self._parked = resume
         self._state = SUSPENDED
         try:
@@ -1157,17 +1196,25 @@ class FiberRuntime:
         self._id = FiberId(self.number, name)
 
     def fork_child(
-        self, effect: object, daemon: bool = False, refs: dict[FiberRef, object] | None = None
+        self,
+        effect: object,
+        daemon: bool = False,
+        refs: dict[FiberRef, object] | None = None,
+        observer: Observer | None = None,
     ) -> FiberRuntime:
         """Start `effect` in a new fiber: a supervised child, or a daemon (no parent).
-        It starts with a copy of `refs` (default: this fiber's). (The loop's FORK node
-        does the same for a supervised child, inlined: keep the two in step.)"""
+        It starts with a copy of `refs` (default: this fiber's), and with `observer`
+        (if given) called with its exit when it is done, as `add_observer` would.
+        (The loop's FORK node does the same for a supervised child, inlined: keep the
+        two in step.)"""
         scheduler = self.scheduler
         parent = None if daemon else self
         child = new_fiber(
             scheduler, parent, (self.refs if refs is None else refs).copy(), scope=self.scope
         )
         child._cur = effect
+        if observer is not None:
+            child._observers = [observer]
         scheduler.live_fibers += 1
         if parent is None:
             scheduler.daemons[child] = None
@@ -1243,8 +1290,11 @@ class FiberRuntime:
             self.parent = None
         else:
             scheduler.daemons.pop(self, None)
-        if self._observers is not None:  # (one may come from another thread meanwhile)
-            self._notify(exit)
+        observers = self._observers  # (one may come from another thread meanwhile)
+        if observers is not None:  # `_notify`, inlined
+            self._observers = None
+            for observer in observers:
+                observer(exit)
 
     def _notify(self, exit: Exit[Any, Any]) -> None:
         """Call the observers of the published `exit` (`_exit` is set before)."""

@@ -20,9 +20,10 @@ Everything here runs on the parent's scheduler thread, inside fiber callbacks.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Final
 
-from .cause import Cause, Interrupt
+from .cause import Cause, Interrupt, combine_parallel
 from .clock import CURRENT_CLOCK, ClockService
 from .exit import Exit, Failure, Success
 from .fiber_runtime import FiberRuntime, Resume, async_node, fail_node, succeed_node
@@ -80,12 +81,12 @@ class Group:
     def _launch(self) -> None:
         index = self._next
         self._next += 1
-        child = self._parent.fork_child(self._effects[index])
-        self._running[index] = child
-        child.add_observer(lambda exit: self._child_done(index, child, exit))
+        self._running[index] = self._parent.fork_child(
+            self._effects[index], observer=partial(self._child_done, index)
+        )
 
-    def _child_done(self, index: int, child: FiberRuntime, exit: Exit[Any, Any]) -> None:
-        del self._running[index]
+    def _child_done(self, index: int, exit: Exit[Any, Any]) -> None:
+        child = self._running.pop(index)
         if self._decided:
             if isinstance(exit, Failure) and self._mode == ALL:
                 self._causes.append(exit.cause)
@@ -128,10 +129,7 @@ class Group:
             return
         outcome = self._outcome
         if outcome is None:
-            cause = self._causes[0]
-            for other in self._causes[1:]:
-                cause = Cause.parallel(cause, other)
-            outcome = fail_node(cause)
+            outcome = fail_node(combine_parallel(self._causes))
         assert self._resume is not None
         self._resume(outcome)
 
