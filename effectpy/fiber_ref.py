@@ -77,7 +77,7 @@ class FiberRef(Generic[A]):
         key = self._key
 
         def write(fiber: FiberRuntime) -> Effect[None]:
-            fiber.refs[key] = value
+            fiber.set_ref(key, value)
             return Effect.unit()
 
         return with_fiber(write)

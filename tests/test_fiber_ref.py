@@ -1,11 +1,12 @@
-"""Fiber-local values: a `FiberRef` holds one value per fiber; a fiber starts with a
-copy of its parent's values (forked, spawned or run by `all`), and its own changes stay
+"""Fiber-local values: a `FiberRef` holds one value per fiber; a fiber starts with
+its parent's values (forked, spawned or run by `all`), and its own changes stay
 its own."""
 
 from __future__ import annotations
 
 from typing import Never
 
+import pytest
 from conftest import Latch, each_seed, run_seeded
 
 from effectpy import Do, Effect, FiberRef, gen, run_sync, run_sync_exit
@@ -112,6 +113,36 @@ def test_a_childs_change_does_not_leak_to_the_parent() -> None:
         return in_child, (yield from ref.get())
 
     assert run_sync(program()) == ("child", "parent")
+
+
+@pytest.mark.parametrize("side", ["parent", "child"])
+def test_locally_and_its_restore_on_one_side_of_a_fork_never_reach_the_other(side: str) -> None:
+    # Parent and child start from the same values: a `locally` entered and left on one
+    # side (and a `set` in it) must not show on the other, before, during or after.
+    ref = FiberRef("start")
+    other = FiberRef("other start")
+    seen: list[tuple[str, str]] = []
+    here_go, there_go = Latch(), Latch()
+    look = ref.get().zip(other.get()).flat_map(lambda v: Effect.sync(lambda: seen.append(v)))
+
+    def changing(done: Latch) -> Effect[None]:
+        inside = other.set("set inside").and_then(done.open())
+        return ref.locally("local", inside).and_then(ref.set("set after"))
+
+    @gen
+    def program() -> Do[None]:
+        if side == "parent":
+            child = yield from there_go.wait().and_then(look).fork()
+            yield from changing(here_go)
+            yield from there_go.open()
+        else:
+            child = yield from changing(here_go).fork()
+            yield from here_go.wait()
+            yield from look
+        yield from child.join()
+
+    run_sync(program())
+    assert seen == [("start", "other start")]
 
 
 def test_grandchildren_inherit_through_their_parent() -> None:

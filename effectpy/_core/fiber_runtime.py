@@ -403,7 +403,6 @@ class FiberRuntime:
         "_interrupt_cause",
         "_interrupt_pending",
         "_interruptible",
-        "_last_fn",
         "_observers",
         "_parked",
         "_pending_exit",
@@ -423,6 +422,9 @@ class FiberRuntime:
     scheduler: Scheduler
     parent: FiberRuntime | None
     refs: dict[FiberRef, object]
+    """The fiber refs set in this fiber. The dict is never changed in place: a write
+    makes a new one (`set_ref`), so a fiber shares its dict with the children it forks
+    (a fork copies nothing) and later writes on either side stay their own."""
     children: dict[FiberRuntime, None] | None
     """The running children (made on the first fork: most fibers fork none)."""
     _stack: list[Any]
@@ -434,11 +436,12 @@ class FiberRuntime:
     _exit: Any
     """The published `Exit` (or `_SUCCEEDED`); None until then."""
     _pending_exit: Exit[Any, Any] | None
-    """While FINISHING: the exit to publish once the children are done."""
+    """While FINISHING: the exit to publish once the children are done (unset before:
+    like `_parked`, a slot set only when it is first needed, so that making a fiber
+    costs one store less)."""
     _observers: list[Observer] | None
     _parked: Resume | None
-    """While SUSPENDED: the callback of the park."""
-    _last_fn: Any
+    """While SUSPENDED: the callback of the park (unset until the first park)."""
     scope: Any
     """The current scope (`Effect.scoped`, `scope.extend`): where `acquire_release`
     registers; a forked fiber starts in its parent's."""
@@ -483,6 +486,12 @@ class FiberRuntime:
 
     def get_ref(self, ref: FiberRef) -> object:
         return self.refs.get(ref, ref.initial)
+
+    def set_ref(self, ref: FiberRef, value: object) -> None:
+        """Set `ref` in this fiber: a new dict (see `refs`)."""
+        refs = self.refs.copy()
+        refs[ref] = value
+        self.refs = refs
 
     def add_observer(self, observer: Observer) -> None:
         """Call `observer(exit)` when the fiber is done (at once if it already is)."""
@@ -578,12 +587,11 @@ class FiberRuntime:
                 self._interrupt_pending = False
                 cur = _FailNode(interrupted)
         stack = self._stack
-        # The budget of ops, counted as `rounds` of 256 and `tick` more: counting down
-        # a number above 256 would allocate an int on every op (only -5..256 are
-        # cached), which costs more than the op's dispatch.
-        rounds, tick = self.scheduler.rounds_and_ticks  # divmod(budget, 256)
-        fn: Any = self._last_fn  # names the function that made `cur`, for `_defect`
-        self._last_fn = None
+        # The budget of ops, counted as `tick` (1 to 256) and `rounds` more of 256:
+        # counting down a number above 256 would allocate an int on every op (only
+        # -5..256 are cached), which costs more than the op's dispatch.
+        rounds, tick = self.scheduler.rounds_and_ticks
+        fn: Any = None  # names the function that made `cur`, for `_defect`
         value: Any = None
         while True:
             try:
@@ -591,8 +599,9 @@ class FiberRuntime:
                     tick -= 1
                     if tick < 0:
                         if not rounds:  # the budget is spent: let the others run
+                            if not hasattr(type(cur), "_op"):  # `_defect` says `fn` made it
+                                raise AttributeError("_op")
                             self._cur = cur
-                            self._last_fn = fn
                             self.scheduler.schedule(self)
                             return
                         rounds -= 1
@@ -670,7 +679,7 @@ class FiberRuntime:
                                 child._id = None
                                 child.scheduler = scheduler
                                 child.parent = self
-                                child.refs = self.refs.copy()
+                                child.refs = self.refs  # shared: see `refs`
                                 child.children = None
                                 child._stack = []
                                 child._cur = cur.effect
@@ -679,10 +688,7 @@ class FiberRuntime:
                                 child._interrupt_cause = None
                                 child._interrupt_pending = False
                                 child._exit = None
-                                child._pending_exit = None
                                 child._observers = None
-                                child._parked = None
-                                child._last_fn = None
                                 child.scope = self.scope
                                 scheduler.live_fibers += 1
                                 children = self.children
@@ -789,7 +795,7 @@ class FiberRuntime:
                     elif code is LOCALLY:
                         ref = cur.ref
                         stack.append(_RestoreRef(ref, self.refs.get(ref, _MISSING)))
-                        self.refs[ref] = cur.value
+                        self.set_ref(ref, cur.value)
                         cur = cur.effect
                         continue
                     elif code is YIELD:
@@ -1125,9 +1131,11 @@ class FiberRuntime:
 
     def _restore_ref(self, frame: _RestoreRef) -> None:
         if frame.old is _MISSING:
-            self.refs.pop(frame.ref, None)
+            refs = self.refs.copy()  # never in place: see `refs`
+            refs.pop(frame.ref, None)
+            self.refs = refs
         else:
-            self.refs[frame.ref] = frame.old
+            self.set_ref(frame.ref, frame.old)
 
     def _park(self, register: Callable[[Resume], Any]) -> Any:
         """Register an async callback. Returns the effect to go on with if the callback
@@ -1203,15 +1211,13 @@ class FiberRuntime:
         observer: Observer | None = None,
     ) -> FiberRuntime:
         """Start `effect` in a new fiber: a supervised child, or a daemon (no parent).
-        It starts with a copy of `refs` (default: this fiber's), and with `observer`
+        It starts with `refs` (default: this fiber's; see `refs`), and with `observer`
         (if given) called with its exit when it is done, as `add_observer` would.
         (The loop's FORK node does the same for a supervised child, inlined: keep the
         two in step.)"""
         scheduler = self.scheduler
         parent = None if daemon else self
-        child = new_fiber(
-            scheduler, parent, (self.refs if refs is None else refs).copy(), scope=self.scope
-        )
+        child = new_fiber(scheduler, parent, self.refs if refs is None else refs, scope=self.scope)
         child._cur = effect
         if observer is not None:
             child._observers = [observer]
@@ -1234,12 +1240,12 @@ class FiberRuntime:
         scope: object = _MISSING,
     ) -> FiberRuntime:
         """A new fiber that is not started yet: `start(effect)` it soon, since a
-        supervising parent waits for its children to end. It starts with a copy of
-        `refs` and in `scope` (default: this fiber's)."""
+        supervising parent waits for its children to end. It starts with `refs` and in
+        `scope` (default: this fiber's; see `refs`)."""
         child = new_fiber(
             self.scheduler,
             None if daemon else self,
-            (self.refs if refs is None else refs).copy(),
+            self.refs if refs is None else refs,
             scope=self.scope if scope is _MISSING else scope,
         )
         if not daemon:
@@ -1315,8 +1321,8 @@ def new_fiber(
     scope: object = None,
 ) -> FiberRuntime:
     """A fiber that is not started yet (`start` it): a root (no `parent`) or a child
-    its parent does not know of yet. It owns `refs` (default: none set) and starts in
-    `scope`."""
+    its parent does not know of yet. It starts with `refs` (default: none set; see
+    `FiberRuntime.refs`) and in `scope`."""
     fiber = FiberRuntime()
     fiber.number = number = next_fiber_number()
     fiber._id = None if name is None else FiberId(number, name)
@@ -1331,10 +1337,7 @@ def new_fiber(
     fiber._interrupt_cause = None
     fiber._interrupt_pending = False
     fiber._exit = None
-    fiber._pending_exit = None
     fiber._observers = None
-    fiber._parked = None
-    fiber._last_fn = None
     fiber.scope = scope
     return fiber
 

@@ -75,8 +75,11 @@ class Scheduler:
             raise ValueError(f"budget must be a positive number of ops, got {budget}")
         self.ready: deque[FiberRuntime] = deque()
         self.budget = budget
-        self.rounds_and_ticks = divmod(budget, 256)
-        """`budget` as the fiber loop counts it (see `FiberRuntime.run`)."""
+        rounds, ticks = divmod(budget - 1, 256)
+        self.rounds_and_ticks = (rounds, ticks + 1)
+        """`budget` as the fiber loop counts it (see `FiberRuntime.run`): 1 to 256 ops,
+        then `rounds` more of 256. (A budget of 2048 is 256 ops and 7 rounds, so a
+        fiber that ends in fewer than 256 ops never refills its count.)"""
         self.live_fibers = 0
         self.daemons: dict[FiberRuntime, None] = {}
         """Running fibers that have no parent (the roots and `fork_daemon` fibers)."""
