@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from effectpy import Effect, ExecutionStrategy, Exit, Failure, Scope, run_sync_exit
+from effectpy import Effect, ExecutionStrategy, Exit, Failure, Runtime, Scope, run_sync_exit
 from effectpy._core import opcodes
 from effectpy._core.fiber_runtime import FiberRuntime, new_fiber
 from effectpy._core.scheduler import SyncScheduler
@@ -131,3 +131,25 @@ def test_a_fiber_runs_exactly_its_budget_of_ops_then_goes_back_to_the_queue(budg
 
 def exit_of(fiber: FiberRuntime) -> Exit[Any, Any] | None:
     return fiber.exit
+
+
+def not_an_effect(_: object) -> Any:
+    return "not an effect"
+
+
+@pytest.mark.parametrize("budget", [1, 2, 3, 256, 257])
+def test_a_function_that_returns_a_non_effect_as_the_budget_runs_out_is_still_named(
+    budget: int,
+) -> None:
+    # The value of the op that spends the budget is kept for the next run: a non-effect
+    # must be refused there, naming the function that made it, at every alignment.
+    for syncs in range(4):
+        effect: Effect[None] = Effect.unit()
+        for _ in range(syncs):
+            effect = Effect.sync(lambda: None).and_then(effect)
+        exit = Runtime(budget=budget).run_sync_exit(effect.flat_map(not_an_effect))
+        assert isinstance(exit, Failure)
+        [defect] = exit.cause.defects()
+        assert isinstance(defect, TypeError)
+        assert f"{not_an_effect.__qualname__} (" in str(defect)
+        assert "returned str 'not an effect', expected an Effect" in str(defect)
