@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._core.fiber_runtime import DONE, FINISHING, SUSPENDED, FiberRuntime
+from ._core.fiber_runtime import DONE, FINISHING, NEW, SUSPENDED, FiberRuntime
 from .effect import Effect
 from .effect import _with_fiber as with_fiber
 from .scope import Scope, _open_scopes_now
@@ -46,6 +46,8 @@ def _fiber_label(fiber: FiberRuntime) -> str:
         if state == FINISHING
         else "suspended"
         if state == SUSPENDED
+        else "not started"
+        if state == NEW
         else "running"
     )
     interrupted = ", interrupting" if fiber.is_interrupted and state != DONE else ""

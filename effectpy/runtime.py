@@ -309,7 +309,7 @@ def _drive(scheduler: SyncScheduler, root: FiberRuntime) -> None:
         root.interrupt_as(NONE_ID, Shutdown(type(fatal).__name__))
     # The root is done; daemon fibers do not outlive the runtime that runs them.
     _interrupt_daemons(scheduler)
-    scheduler.run_until(lambda: scheduler.live_fibers == 0)
+    scheduler.run_until(lambda: not scheduler.daemons)  # every live fiber is under one
     if scheduler.fatal is not None:
         raise scheduler.fatal
 
@@ -320,10 +320,10 @@ def _interrupt_daemons(scheduler: Scheduler) -> None:
 
 
 async def _stop_daemons_async(scheduler: AsyncioScheduler) -> None:
-    if scheduler.live_fibers == 0:
+    if not scheduler.daemons:  # the roots of every live fiber
         return
     _interrupt_daemons(scheduler)
-    while scheduler.live_fibers:
+    while scheduler.daemons:
         await asyncio.sleep(0)
 
 

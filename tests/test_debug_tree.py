@@ -24,7 +24,9 @@ from effectpy import (
     gen,
     run_fork,
     run_sync,
+    run_sync_exit,
 )
+from effectpy.structured import Spawned, branch, spawn
 
 
 def park(name: str) -> Effect[Fiber[Never, Never]]:
@@ -296,3 +298,26 @@ def test_mermaid_keeps_a_quote_in_a_name_from_breaking_the_graph() -> None:
 def test_an_unknown_format_is_a_value_error(bad: object) -> None:
     with pytest.raises(ValueError, match="debug_tree format must be"):
         debug_tree(bad)  # type: ignore[arg-type]
+
+
+def test_a_spawned_fiber_waiting_for_its_turn_shows_as_not_started() -> None:
+    trees: list[str] = []
+    stop: Effect[Never, str] = Effect.fail("stop")
+
+    @gen
+    def entry() -> Do[None, str, Spawned[Never]]:
+        for _ in range(2):  # one runs, one waits for the one slot
+            yield from spawn(Effect.never())
+        yield from settle()
+        trees.append((yield from debug_tree()))
+        yield from stop
+
+    assert run_sync_exit(branch(entry(), concurrency=1)).is_failure()
+    lines = [re.sub(r"#\d+", "#n", strip_guides(line)) for line in trees[0].splitlines()]
+    # the root (waiting in `branch`), the entry, the spawned fiber that runs, the other
+    assert lines == [
+        "fiber #n suspended",
+        "fiber #n running",
+        "fiber #n suspended",
+        "fiber #n not started",
+    ]

@@ -30,6 +30,8 @@ from effectpy import (
     run_sync,
     run_sync_exit,
 )
+from effectpy.effect import _with_fiber
+from effectpy.structured import Spawned, branch, spawn
 
 
 def record(log: list[str], entry: str) -> Effect[None]:
@@ -488,6 +490,50 @@ def test_live_fiber_count_counts_running_fibers_and_returns_to_zero() -> None:
         return (yield from Effect.sync(live_fiber_count))
 
     assert run_sync(program()) >= 5
+    assert live_fiber_count() == 0
+
+
+def live_here() -> Effect[int]:
+    """The live fibers of the running fiber's runtime (exact: no other runner counts)."""
+    return _with_fiber(lambda fiber: Effect.succeed(fiber.scheduler.live_fiber_count()))
+
+
+def test_live_fiber_count_counts_every_started_fiber_of_the_tree_until_it_ends() -> None:
+    forks_a_grandchild = Effect.never().fork().and_then(Effect.never())
+
+    @gen
+    def program() -> Do[list[int]]:
+        counts = [(yield from live_here())]  # the root
+        plain = yield from Effect.never().fork()
+        parent = yield from forks_a_grandchild.fork()
+        yield from forks_a_grandchild.fork_daemon()
+        yield from yields(2)  # the forked ones have forked theirs
+        counts.append((yield from live_here()))  # root, 2 children, 1 grandchild, daemon + 1
+        yield from parent.interrupt()  # and its child with it
+        counts.append((yield from live_here()))
+        yield from plain.interrupt()
+        counts.append((yield from live_here()))
+        return counts
+
+    assert run_sync(program()) == [1, 6, 4, 3]
+    assert live_fiber_count() == 0
+
+
+def test_a_spawned_fiber_waiting_for_its_turn_is_not_live_until_it_starts() -> None:
+    counts: list[int] = []
+    stop: Effect[Never, str] = Effect.fail("stop")
+
+    @gen
+    def entry() -> Do[None, str, Spawned[Never]]:
+        for _ in range(3):  # one runs, two wait for the one slot
+            yield from spawn(Effect.never())
+        yield from yields(2)
+        counts.append((yield from live_here()))  # the root, this entry, the one running
+        yield from stop
+
+    exit = run_sync_exit(branch(entry(), concurrency=1))
+    assert exit.is_failure()
+    assert counts == [3]
     assert live_fiber_count() == 0
 
 

@@ -151,6 +151,8 @@ from .opcodes import (  # bare names: one cached global load each in the loop
 from .scheduler import Scheduler
 from .scope import Finalizer, begin_close, finalize, init_scope, keys
 
+NEW: Final = -1
+"""Made, not started yet (`start` it): not yet a live fiber."""
 RUNNING: Final = 0
 """In the scheduler's ready queue, or evaluating."""
 SUSPENDED: Final = 1
@@ -478,8 +480,8 @@ class FiberRuntime:
     def start(self, effect: object) -> None:
         """Queue the fiber to evaluate `effect` (scheduler thread only)."""
         self._cur = effect
+        self._state = RUNNING
         scheduler = self.scheduler
-        scheduler.live_fibers += 1
         if self.parent is None:
             scheduler.daemons[self] = None
         scheduler.schedule(self)
@@ -690,7 +692,6 @@ class FiberRuntime:
                                 child._exit = None
                                 child._observers = None
                                 child.scope = self.scope
-                                scheduler.live_fibers += 1
                                 children = self.children
                                 if children is None:
                                     self.children = {child: None}
@@ -815,14 +816,12 @@ class FiberRuntime:
                                 self._cur = value
                                 self._state = DONE
                                 self._exit = _SUCCEEDED
-                                scheduler = self.scheduler
-                                scheduler.live_fibers -= 1
                                 parent = self.parent
                                 if parent is not None:
                                     parent.children.pop(self, None)  # type: ignore[union-attr]
                                     self.parent = None
                                 else:
-                                    scheduler.daemons.pop(self, None)
+                                    self.scheduler.daemons.pop(self, None)
                                 if self._observers is not None:  # added by another thread
                                     self._notify(_SUCCEEDED)  # type: ignore[unreachable]
                                 return
@@ -1219,9 +1218,9 @@ class FiberRuntime:
         parent = None if daemon else self
         child = new_fiber(scheduler, parent, self.refs if refs is None else refs, scope=self.scope)
         child._cur = effect
+        child._state = RUNNING
         if observer is not None:
             child._observers = [observer]
-        scheduler.live_fibers += 1
         if parent is None:
             scheduler.daemons[child] = None
         elif self.children is None:
@@ -1288,14 +1287,12 @@ class FiberRuntime:
     def _publish(self, exit: Exit[Any, Any]) -> None:
         self._state = DONE
         self._exit = exit
-        scheduler = self.scheduler
-        scheduler.live_fibers -= 1
         parent = self.parent
         if parent is not None:
             parent.children.pop(self, None)  # type: ignore[union-attr]  # a child is in it
             self.parent = None
         else:
-            scheduler.daemons.pop(self, None)
+            self.scheduler.daemons.pop(self, None)
         observers = self._observers  # (one may come from another thread meanwhile)
         if observers is not None:  # `_notify`, inlined
             self._observers = None
@@ -1332,7 +1329,7 @@ def new_fiber(
     fiber.children = None
     fiber._stack = []
     fiber._cur = None
-    fiber._state = RUNNING
+    fiber._state = NEW
     fiber._interruptible = True
     fiber._interrupt_cause = None
     fiber._interrupt_pending = False

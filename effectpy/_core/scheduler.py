@@ -47,7 +47,7 @@ def live_fiber_count() -> int:
     diagnostics: after `run_sync` returns, its fibers are all done)."""
     with _schedulers_lock:
         schedulers = list(_schedulers)
-    return sum(scheduler.live_fibers for scheduler in schedulers)
+    return sum(scheduler.live_fiber_count() for scheduler in schedulers)
 
 
 class TimerHandle(Protocol):
@@ -64,7 +64,6 @@ class Scheduler:
         "daemons",
         "drain_pending",
         "fatal",
-        "live_fibers",
         "ready",
         "rounds_and_ticks",
         "thread_id",
@@ -80,9 +79,11 @@ class Scheduler:
         """`budget` as the fiber loop counts it (see `FiberRuntime.run`): 1 to 256 ops,
         then `rounds` more of 256. (A budget of 2048 is 256 ops and 7 rounds, so a
         fiber that ends in fewer than 256 ops never refills its count.)"""
-        self.live_fibers = 0
         self.daemons: dict[FiberRuntime, None] = {}
-        """Running fibers that have no parent (the roots and `fork_daemon` fibers)."""
+        """Running fibers that have no parent (the roots and `fork_daemon` fibers).
+        Every other running fiber is in the `children` of a running parent (a parent
+        ends after its children), so these are the roots of every live fiber: none is
+        live when this is empty."""
         self.thread_id = threading.get_ident()
         self._rng = None if seed is None else random.Random(seed)
         self.fatal: BaseException | None = None
@@ -92,6 +93,24 @@ class Scheduler:
         callers (`FiberRuntime.fork_child`) make themselves."""
         with _schedulers_lock:
             _schedulers.add(self)
+
+    def live_fiber_count(self) -> int:
+        """How many fibers are started and not done: the trees under `daemons`. (A
+        walk, for tests and diagnostics: counting on every fork and end would cost
+        the hot path two int updates per fiber.) Safe from another thread: each
+        dict is copied in one step, under the GIL."""
+        from .fiber_runtime import NEW  # (it imports this module)
+
+        count = 0
+        fibers = list(self.daemons)
+        while fibers:
+            fiber = fibers.pop()
+            if fiber._state != NEW:
+                count += 1
+            children = fiber.children
+            if children:
+                fibers.extend(list(children))
+        return count
 
     def fatal_error(self, exc: BaseException) -> None:
         """Remember a `KeyboardInterrupt`/`SystemExit` raised inside a fiber; the
