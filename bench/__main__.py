@@ -1,19 +1,26 @@
-"""`python -m bench [--quick] [--profile] [NAME ...]`: run the benchmarks, print the table.
+"""`python -m bench [--quick] [--processes N] [--profile] [NAME ...]`: run the
+benchmarks, print the table.
 
 NAME filters benchmarks by a case-insensitive substring of their name or suite
-(`python -m bench narrow map`). `--quick` takes fewer, shorter repeats. `--profile`
-runs the effectpy implementation of the selected benchmarks under cProfile instead of
-timing them, and prints where the time goes.
+(`python -m bench narrow map`). The benchmarks are measured in worker processes, one
+after another (5 by default, see `harness`); `--processes N` sets how many, `--quick`
+takes fewer, shorter repeats in one process. `--profile` runs the effectpy
+implementation of the selected benchmarks under cProfile instead of timing them, and
+prints where the time goes.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
+import json
 import platform
 import pstats
+import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import load_suites
 from .harness import (
@@ -22,6 +29,9 @@ from .harness import (
     REFERENCE,
     REGISTRY,
     Benchmark,
+    Result,
+    Settings,
+    combine,
     format_bars,
     format_table,
     notes,
@@ -49,12 +59,57 @@ def _profile(benchmarks: Sequence[Benchmark], calls: int) -> None:
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(12)
 
 
+def _worker(benchmarks: Sequence[Benchmark], settings: Settings, label: str) -> int:
+    """Measure in this process; print the results as JSON on stdout."""
+    results = run(
+        benchmarks,
+        settings,
+        progress=lambda text: print(f"  [{label}] timing {text}", file=sys.stderr, flush=True),
+    )
+    rows = [[r.benchmark.name, r.implementation, r.samples[0]] for r in results]
+    print(json.dumps(rows))
+    return 0
+
+
+def _measure_in_workers(
+    benchmarks: Sequence[Benchmark], names: Sequence[str], settings: Settings
+) -> list[Result]:
+    """Run `settings.processes` workers one after another; combine their results."""
+    by_name = {b.name: b for b in benchmarks}
+    notes_of = {(b.name, i.name): i.note for b in benchmarks for i in b.implementations}
+    root = Path(__file__).resolve().parent.parent
+    runs: list[list[Result]] = []
+    for index in range(settings.processes):
+        label = f"{index + 1}/{settings.processes}"
+        command = [sys.executable, "-m", "bench", "--worker", label]
+        command += ["--repeats", str(settings.repeats), "--min-time", str(settings.min_time)]
+        done = subprocess.run(
+            [*command, "--", *names], cwd=root, stdout=subprocess.PIPE, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"benchmark worker {label} failed (exit {done.returncode})")
+        rows = json.loads(done.stdout.splitlines()[-1])
+        runs.append(
+            [
+                Result(by_name[bench], impl, (seconds,), notes_of[(bench, impl)])
+                for bench, impl, seconds in rows
+            ]
+        )
+    return combine(runs)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "names", nargs="*", metavar="NAME", help="run only benchmarks matching NAME"
     )
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats")
+    parser.add_argument(
+        "--processes", type=int, metavar="N", help="worker processes (default: 5, --quick: 1)"
+    )
+    parser.add_argument("--worker", metavar="I/N", help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--min-time", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--profile", action="store_true", help="profile effectpy with cProfile")
     args = parser.parse_args(argv)
 
@@ -68,16 +123,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     settings = QUICK if args.quick else FULL
+    if args.worker is not None:
+        settings = dataclasses.replace(
+            settings,
+            repeats=args.repeats or settings.repeats,
+            min_time=args.min_time or settings.min_time,
+        )
+        return _worker(benchmarks, settings, args.worker)
+    if args.processes is not None:
+        if args.processes < 1:
+            parser.error(f"--processes must be at least 1, got {args.processes}")
+        settings = dataclasses.replace(settings, processes=args.processes)
+    processes = (
+        f"the median of {settings.processes} processes" if settings.processes > 1 else "one process"
+    )
     print(
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"best of {settings.repeats} repeats of at least {settings.min_time:g} s each",
+        f"{processes}, each the best of {settings.repeats} repeats of at least "
+        f"{settings.min_time:g} s",
         flush=True,
     )
-    results = run(
-        benchmarks,
-        settings,
-        progress=lambda label: print(f"  timing {label}", file=sys.stderr, flush=True),
-    )
+    results = _measure_in_workers(benchmarks, args.names, settings)
     print()
     print(format_table(results))
     print()

@@ -11,6 +11,13 @@ of a benchmark's implementations are interleaved, so load elsewhere hits them al
 Before it is timed, every implementation runs once and its result is checked against
 the expected one, so a broken implementation fails loudly instead of looking fast.
 
+Each process has its own memory layout (address randomization) and its own hash seed,
+and on a shared machine its own share of the caches; that moves a ratio by as much as
+a fifth from one process to the next, more than the interleaving can even out. So, as
+`pyperf` does, `python -m bench` measures in several worker processes, one after
+another, and reports for each ratio the median over them, with their range; a bar is
+judged on the median.
+
 A suite module registers its benchmarks at import:
 
     from .harness import register
@@ -27,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
+import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -171,20 +179,31 @@ def register(
 @dataclass(frozen=True)
 class Settings:
     repeats: int
+    """Interleaved rounds in each process; the best is kept."""
     min_time: float
     """Seconds one repeat lasts at least (the number of calls is chosen to get there)."""
+    processes: int
+    """Worker processes, each measuring every selected benchmark (see above)."""
 
 
-FULL = Settings(repeats=15, min_time=0.05)
-QUICK = Settings(repeats=3, min_time=0.02)
+FULL = Settings(repeats=6, min_time=0.05, processes=5)
+QUICK = Settings(repeats=3, min_time=0.02, processes=1)
 
 
 @dataclass(frozen=True)
 class Result:
+    """One implementation of one benchmark: its best time per call in each process."""
+
     benchmark: Benchmark
     implementation: str
-    seconds_per_call: float
+    samples: tuple[float, ...]
+    """Seconds per call, one per process (the best of that process's repeats)."""
     note: str
+
+    @property
+    def seconds_per_call(self) -> float:
+        """The median over the processes."""
+        return statistics.median(self.samples)
 
     @property
     def ns_per_op(self) -> float:
@@ -249,7 +268,7 @@ def measure(bench: Benchmark, settings: Settings) -> list[Result]:
                 with _gc_paused():
                     best[i] = min(best[i], impl.runner.measure(number) / number)
     return [
-        Result(bench, impl.name, seconds, impl.note)
+        Result(bench, impl.name, (seconds,), impl.note)
         for impl, seconds in zip(bench.implementations, best, strict=True)
     ]
 
@@ -268,24 +287,63 @@ def run(
     return results
 
 
+def combine(runs: Sequence[Sequence[Result]]) -> list[Result]:
+    """The results of several processes (each a `run` of the same benchmarks) as one
+    list, each result holding every process's sample, in the order of the first."""
+    if not runs:
+        return []
+    samples: dict[tuple[str, str], list[float]] = {}
+    for results in runs:
+        for r in results:
+            samples.setdefault((r.benchmark.name, r.implementation), []).extend(r.samples)
+    expected = len(runs)
+    combined: list[Result] = []
+    for r in runs[0]:
+        found = samples[(r.benchmark.name, r.implementation)]
+        if len(found) != expected:
+            raise ValueError(
+                f"{r.benchmark.name}/{r.implementation}: {len(found)} samples from "
+                f"{expected} processes"
+            )
+        combined.append(Result(r.benchmark, r.implementation, tuple(found), r.note))
+    return combined
+
+
 # -- reporting ----------------------------------------------------------------------------
 
 
-def ratios(results: Sequence[Result]) -> dict[tuple[str, str], float]:
-    """effectpy's time per op divided by each peer's, per (benchmark, peer)."""
+def ratio_samples(results: Sequence[Result]) -> dict[tuple[str, str], list[float]]:
+    """effectpy's time per call divided by each peer's, per (benchmark, peer): one
+    ratio per process, both times from that process (interleaved rounds)."""
     reference = {r.benchmark.name: r for r in results if r.implementation == REFERENCE}
-    out: dict[tuple[str, str], float] = {}
+    out: dict[tuple[str, str], list[float]] = {}
     for r in results:
         ref = reference.get(r.benchmark.name)
         if ref is not None and r.implementation != REFERENCE:
-            out[(r.benchmark.name, r.implementation)] = ref.ns_per_op / r.ns_per_op
+            out[(r.benchmark.name, r.implementation)] = [
+                ours / theirs for ours, theirs in zip(ref.samples, r.samples, strict=True)
+            ]
     return out
 
 
+def ratios(results: Sequence[Result]) -> dict[tuple[str, str], float]:
+    """The median over the processes of `ratio_samples`, per (benchmark, peer)."""
+    return {key: statistics.median(values) for key, values in ratio_samples(results).items()}
+
+
+def _spread(values: Sequence[float]) -> str:
+    """`0.39-0.52`: the range of per-process ratios (empty for one process)."""
+    if len(values) < 2:
+        return ""
+    return f"{min(values):.2f}-{max(values):.2f}"
+
+
 def format_table(results: Sequence[Result]) -> str:
-    """A Markdown table: one row per implementation, the ratio effectpy/peer beside it."""
+    """A Markdown table: one row per implementation, the ratio effectpy/peer beside it
+    (the medians over the processes) and the range of that ratio over them."""
     ratio = ratios(results)
-    header = ("benchmark", "ops/run", "implementation", "ns/op", "effectpy/peer")
+    spread = {key: _spread(values) for key, values in ratio_samples(results).items()}
+    header = ("benchmark", "ops/run", "implementation", "ns/op", "effectpy/peer", "range")
     rows: list[tuple[str, ...]] = []
     by_bench: dict[str, list[Result]] = {}
     for r in results:
@@ -298,11 +356,13 @@ def format_table(results: Sequence[Result]) -> str:
             first = False
             key = (name, r.implementation)
             cell = f"{ratio[key]:.2f}x" if key in ratio else "-"
-            rows.append((*shown, r.implementation, f"{r.ns_per_op:,.1f}", cell))
+            rows.append(
+                (*shown, r.implementation, f"{r.ns_per_op:,.1f}", cell, spread.get(key) or "-")
+            )
         for peer in bench.not_applicable:
-            rows.append(("", "", peer, "n/a", "-"))
+            rows.append(("", "", peer, "n/a", "-", "-"))
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    right = {1, 3, 4}
+    right = {1, 3, 4, 5}
 
     def line(cells: Sequence[str]) -> str:
         padded = (
@@ -319,8 +379,10 @@ def format_table(results: Sequence[Result]) -> str:
 
 
 def format_bars(results: Sequence[Result]) -> list[str]:
-    """One line per bar: the measured ratio against the allowed one, and a verdict."""
+    """One line per bar: the measured ratio (the median over the processes, with their
+    range) against the allowed one, and a verdict on the median."""
     ratio = ratios(results)
+    samples = ratio_samples(results)
     lines: list[str] = []
     seen: set[str] = set()
     for r in results:
@@ -333,8 +395,11 @@ def format_bars(results: Sequence[Result]) -> list[str]:
             if measured is None:
                 continue
             verdict = "meets" if measured <= allowed else "MISSES"
+            values = samples[(bench.name, peer)]
+            spread = _spread(values)
+            over = f" (median of {len(values)} processes: {spread}x)" if spread else ""
             lines.append(
-                f"bar: {bench.name} effectpy/{peer} = {measured:.2f}x, "
+                f"bar: {bench.name} effectpy/{peer} = {measured:.2f}x{over}, "
                 f"at most {allowed:g}x allowed: {verdict}"
             )
     return lines
