@@ -304,6 +304,35 @@ def test_the_type_error_for_a_non_effect_names_a_nested_function_by_qualname() -
     assert "<locals>" in make_next.__qualname__
 
 
+def builds_around_a_non_effect(*_: object) -> Effect[None]:
+    """An effect node whose inner effect is not one (a method called unbound)."""
+    return Effect.flat_map(cast(Any, 42), lambda _: Effect.unit())
+
+
+BUILDS_AROUND_A_NON_EFFECT: dict[str, Callable[[], Effect[Any, Any]]] = {
+    "flat_map": lambda: Effect.succeed(1).flat_map(builds_around_a_non_effect),
+    "on_exit after a success": lambda: Effect.succeed(1).on_exit(builds_around_a_non_effect),
+    "on_exit after a failure": lambda: Effect.fail("e").on_exit(builds_around_a_non_effect),
+    "acquire_use_release's release after a failure": lambda: Effect.acquire_use_release(
+        Effect.sync(lambda: 1), lambda _: Effect.fail("e"), builds_around_a_non_effect
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "make", BUILDS_AROUND_A_NON_EFFECT.values(), ids=BUILDS_AROUND_A_NON_EFFECT.keys()
+)
+def test_an_effect_built_around_a_non_effect_dies_naming_the_function_that_built_it(
+    make: Callable[[], Effect[Any, Any]],
+) -> None:
+    exit = run_sync_exit(make())
+    assert isinstance(exit, Failure)
+    [defect] = exit.cause.defects()
+    assert isinstance(defect, TypeError)
+    assert str(defect).startswith(f"{builds_around_a_non_effect.__qualname__} (")
+    assert "built an effect around int 42 where an Effect was expected" in str(defect)
+
+
 # -- finalizer failures are kept ------------------------------------------------------
 
 

@@ -46,7 +46,9 @@ Python stack than one:
                 or the list of values                  interruptible (then skipped)
       FOLD      cur = on_success(value)       ON_EXIT  cur = f(Failure(cause)),
       ON_EXIT   cur = f(Success(value)),               uninterruptibly; then RETHROW
-                uninterruptibly; then RESULT  RETHROW  the finalizer failed too: keep
+                uninterruptibly; then RESULT           (a SYNC one: its thunk, then
+                (a SYNC one: its thunk)                go on unwinding)
+                                              RETHROW  the finalizer failed too: keep
       RESULT    go on with the kept value              both causes (Sequential)
       RETHROW   fail with the kept cause      SCOPE_EXIT  close the scope with
       REVERT    restore interruptibility               Failure(cause): FINALIZING
@@ -82,7 +84,9 @@ tick: a counter above 256 would allocate an int on every step.
 Fast paths that earn their place (see docs/benchmarks.md): a `FLAT_MAP` or `THEN` whose
 `first` is already a `SUCCEED` goes on at once, without a push and a pop; a finalizer
 whose effect is a `SYNC` node runs its thunk at once (a thunk is atomic, so there is no
-region to shield it in). (A `MAP` fast path did not pay: in a chain of maps it never
+region to shield it in), on a success where the value is fed to the frames and on a
+failure where `_unwind` pops them (a failing thunk's defect joins the cause, as it
+would have after a RETHROW). (A `MAP` fast path did not pay: in a chain of maps it never
 fires, and its check cost 14%.)
 
 Scheduling. A fiber runs on its scheduler's thread until it parks on an `ASYNC` node,
@@ -193,7 +197,10 @@ _set_success_value: Final[Callable[[Any, Any], None]] = vars(Success)["value"]._
 _set_failure_cause: Final[Callable[[Any, Any], None]] = vars(Failure)["cause"].__set__
 
 
-def _itself(effect: object) -> object:
+def _already_made(maker: object, effect: object, _: object) -> object:
+    """`effect`, which `maker` made: the function `_unwind` hands the loop when it has
+    called a finalizer's function itself (`partial`ed; `_describe_function` names
+    `maker`)."""
     return effect
 
 
@@ -971,7 +978,7 @@ class FiberRuntime:
                     cause = Cause.sequential(cause, Die(failed))
                     continue
                 self._enter_finalizer(_RethrowFrame(cause))
-                return _itself, effect
+                return partial(_already_made, fn, effect), None
             elif code is op.RETHROW:  # the finalizer itself failed: both causes stay
                 cause = Cause.sequential(frame.cause, cause)
             elif code is op.REVERT_INTERRUPTIBLE:  # an interruption held back joins
@@ -1350,8 +1357,8 @@ def _expect_effect(effect: Any, fn: object) -> Any:
 
 
 def _describe_function(fn: object) -> str:
-    if isinstance(fn, partial):  # `acquire_use_release`'s release (see `_Release`)
-        fn = fn.func
+    while isinstance(fn, partial):  # a release (see `_Release`), or `_already_made`
+        fn = fn.args[0] if fn.func is _already_made else fn.func
     name = getattr(fn, "__qualname__", None) or repr(fn)
     code = getattr(fn, "__code__", None)
     if code is not None:
