@@ -66,7 +66,7 @@ def _worker(benchmarks: Sequence[Benchmark], settings: Settings, label: str) -> 
         settings,
         progress=lambda text: print(f"  [{label}] timing {text}", file=sys.stderr, flush=True),
     )
-    rows = [[r.benchmark.name, r.implementation, r.samples[0]] for r in results]
+    rows = [[r.benchmark.name, r.implementation, r.rounds[0]] for r in results]
     print(json.dumps(rows))
     return 0
 
@@ -91,8 +91,8 @@ def _measure_in_workers(
         rows = json.loads(done.stdout.splitlines()[-1])
         runs.append(
             [
-                Result(by_name[bench], impl, (seconds,), notes_of[(bench, impl)])
-                for bench, impl, seconds in rows
+                Result(by_name[bench], impl, (tuple(rounds),), notes_of[(bench, impl)])
+                for bench, impl, rounds in rows
             ]
         )
     return combine(runs)
@@ -147,7 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(format_table(results))
     print()
-    print("effectpy/peer: effectpy's time per op divided by the peer's (2.00x: twice as slow).")
+    print(
+        "ns/op: the best of each process, the median over the processes. effectpy/peer: "
+        "effectpy's time divided by the peer's in the same round (2.00x: twice as slow), "
+        "the median over the rounds of a process, then over the processes; range: over "
+        "the processes."
+    )
     for line in format_bars(results):
         print(line)
     print()

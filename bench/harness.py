@@ -11,12 +11,17 @@ of a benchmark's implementations are interleaved, so load elsewhere hits them al
 Before it is timed, every implementation runs once and its result is checked against
 the expected one, so a broken implementation fails loudly instead of looking fast.
 
-Each process has its own memory layout (address randomization) and its own hash seed,
-and on a shared machine its own share of the caches; that moves a ratio by as much as
-a fifth from one process to the next, more than the interleaving can even out. So, as
-`pyperf` does, `python -m bench` measures in several worker processes, one after
-another, and reports for each ratio the median over them, with their range; a bar is
-judged on the median.
+A ratio effectpy/peer pairs the times of one round: within a round the two ran back to
+back, so a change of the machine's speed from one round to the next (a shared virtual
+machine's speed moves by half within seconds) hits both alike and cancels in their
+ratio, where the best time of each, taken from different rounds, does not. The ratio
+of a process is the median of its rounds' ratios.
+
+Each process also has its own memory layout (address randomization) and its own hash
+seed, and on a shared machine its own share of the caches; that moves a ratio by as
+much as a fifth from one process to the next. So, as `pyperf` does, `python -m bench`
+measures in several worker processes, one after another, and reports for each ratio
+the median over them, with their range; a bar is judged on the median.
 
 A suite module registers its benchmarks at import:
 
@@ -192,17 +197,23 @@ QUICK = Settings(repeats=3, min_time=0.02, processes=1)
 
 @dataclass(frozen=True)
 class Result:
-    """One implementation of one benchmark: its best time per call in each process."""
+    """One implementation of one benchmark: its time per call in each round of each
+    process."""
 
     benchmark: Benchmark
     implementation: str
-    samples: tuple[float, ...]
-    """Seconds per call, one per process (the best of that process's repeats)."""
+    rounds: tuple[tuple[float, ...], ...]
+    """Seconds per call: for each process, one per round, in order."""
     note: str
 
     @property
+    def samples(self) -> tuple[float, ...]:
+        """The best time per call of each process."""
+        return tuple(min(times) for times in self.rounds)
+
+    @property
     def seconds_per_call(self) -> float:
-        """The median over the processes."""
+        """The median over the processes of their best time."""
         return statistics.median(self.samples)
 
     @property
@@ -262,14 +273,14 @@ def measure(bench: Benchmark, settings: Settings) -> list[Result]:
     """
     with _recursion_limit(bench.recursion_limit):
         numbers = [_check_and_calibrate(bench, impl, settings) for impl in bench.implementations]
-        best = [math.inf] * len(numbers)
+        times: list[list[float]] = [[] for _ in numbers]
         for _ in range(settings.repeats):
             for i, (impl, number) in enumerate(zip(bench.implementations, numbers, strict=True)):
                 with _gc_paused():
-                    best[i] = min(best[i], impl.runner.measure(number) / number)
+                    times[i].append(impl.runner.measure(number) / number)
     return [
-        Result(bench, impl.name, (seconds,), impl.note)
-        for impl, seconds in zip(bench.implementations, best, strict=True)
+        Result(bench, impl.name, (tuple(rounds),), impl.note)
+        for impl, rounds in zip(bench.implementations, times, strict=True)
     ]
 
 
@@ -289,21 +300,21 @@ def run(
 
 def combine(runs: Sequence[Sequence[Result]]) -> list[Result]:
     """The results of several processes (each a `run` of the same benchmarks) as one
-    list, each result holding every process's sample, in the order of the first."""
+    list, each result holding every process's rounds, in the order of the first."""
     if not runs:
         return []
-    samples: dict[tuple[str, str], list[float]] = {}
+    rounds: dict[tuple[str, str], list[tuple[float, ...]]] = {}
     for results in runs:
         for r in results:
-            samples.setdefault((r.benchmark.name, r.implementation), []).extend(r.samples)
+            rounds.setdefault((r.benchmark.name, r.implementation), []).extend(r.rounds)
     expected = len(runs)
     combined: list[Result] = []
     for r in runs[0]:
-        found = samples[(r.benchmark.name, r.implementation)]
+        found = rounds[(r.benchmark.name, r.implementation)]
         if len(found) != expected:
             raise ValueError(
-                f"{r.benchmark.name}/{r.implementation}: {len(found)} samples from "
-                f"{expected} processes"
+                f"{r.benchmark.name}/{r.implementation}: results of {len(found)} "
+                f"processes out of {expected}"
             )
         combined.append(Result(r.benchmark, r.implementation, tuple(found), r.note))
     return combined
@@ -312,16 +323,23 @@ def combine(runs: Sequence[Sequence[Result]]) -> list[Result]:
 # -- reporting ----------------------------------------------------------------------------
 
 
+def paired_ratio(ours: Sequence[float], theirs: Sequence[float]) -> float:
+    """The ratio of one process: the median over its rounds of effectpy's time divided
+    by the peer's time in the same round."""
+    return statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
+
+
 def ratio_samples(results: Sequence[Result]) -> dict[tuple[str, str], list[float]]:
     """effectpy's time per call divided by each peer's, per (benchmark, peer): one
-    ratio per process, both times from that process (interleaved rounds)."""
+    ratio per process (`paired_ratio`)."""
     reference = {r.benchmark.name: r for r in results if r.implementation == REFERENCE}
     out: dict[tuple[str, str], list[float]] = {}
     for r in results:
         ref = reference.get(r.benchmark.name)
         if ref is not None and r.implementation != REFERENCE:
             out[(r.benchmark.name, r.implementation)] = [
-                ours / theirs for ours, theirs in zip(ref.samples, r.samples, strict=True)
+                paired_ratio(ours, theirs)
+                for ours, theirs in zip(ref.rounds, r.rounds, strict=True)
             ]
     return out
 
@@ -339,8 +357,9 @@ def _spread(values: Sequence[float]) -> str:
 
 
 def format_table(results: Sequence[Result]) -> str:
-    """A Markdown table: one row per implementation, the ratio effectpy/peer beside it
-    (the medians over the processes) and the range of that ratio over them."""
+    """A Markdown table: one row per implementation, its time per op, the ratio
+    effectpy/peer beside it (the median over the processes of `ratio_samples`) and the
+    range of that ratio over them."""
     ratio = ratios(results)
     spread = {key: _spread(values) for key, values in ratio_samples(results).items()}
     header = ("benchmark", "ops/run", "implementation", "ns/op", "effectpy/peer", "range")

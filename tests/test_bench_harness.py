@@ -1,7 +1,8 @@
 """The benchmark harness (`bench/`): results of several worker processes are combined
-per implementation, each ratio is the median of the per-process ratios (both times of
-a ratio come from the same process), the table shows their range, and a bar is judged
-on the median. `python -m bench` runs its workers and prints the combined table."""
+per implementation; the ratio of a process is the median of its rounds' ratios (both
+times of a ratio from the same round), the ratio shown the median over the processes,
+with their range, and a bar is judged on it. `python -m bench` runs its workers and
+prints the combined table."""
 
 from __future__ import annotations
 
@@ -30,27 +31,49 @@ def benchmark(bar: float = 1.0) -> Benchmark:
     return bench
 
 
-def results(bench: Benchmark, ours: float, peer: float) -> list[Result]:
-    """One process's results: seconds per call of effectpy and of the peer."""
-    return [Result(bench, "effectpy", (ours,), ""), Result(bench, "peer", (peer,), "")]
+def results(
+    bench: Benchmark, ours: float | tuple[float, ...], peer: float | tuple[float, ...]
+) -> list[Result]:
+    """One process's results: seconds per call of effectpy and of the peer, in each
+    round (a number: one round)."""
 
+    def rounds(times: float | tuple[float, ...]) -> tuple[tuple[float, ...], ...]:
+        return ((times,),) if isinstance(times, float) else (times,)
 
-def test_combine_keeps_every_processs_sample_per_implementation_in_order() -> None:
-    bench = benchmark()
-    combined = combine([results(bench, 1.0, 2.0), results(bench, 3.0, 4.0)])
-    assert [(r.implementation, r.samples) for r in combined] == [
-        ("effectpy", (1.0, 3.0)),
-        ("peer", (2.0, 4.0)),
+    return [
+        Result(bench, "effectpy", rounds(ours), ""),
+        Result(bench, "peer", rounds(peer), ""),
     ]
-    assert combined[0].seconds_per_call == 2.0  # the median
+
+
+def test_combine_keeps_every_processs_rounds_per_implementation_in_order() -> None:
+    bench = benchmark()
+    combined = combine([results(bench, (1.0, 1.5), 2.0), results(bench, (3.0, 2.5), 4.0)])
+    assert [(r.implementation, r.rounds) for r in combined] == [
+        ("effectpy", ((1.0, 1.5), (3.0, 2.5))),
+        ("peer", ((2.0,), (4.0,))),
+    ]
+    assert combined[0].samples == (1.0, 2.5)  # the best of each process
+    assert combined[0].seconds_per_call == 1.75  # their median
     assert combine([]) == []
 
 
 def test_combine_refuses_processes_that_measured_different_things() -> None:
     bench = benchmark()
-    other = [Result(bench, "effectpy", (1.0,), "")]  # the peer is missing
-    with pytest.raises(ValueError, match="Work/peer: 1 samples from 2 processes"):
+    other = [Result(bench, "effectpy", ((1.0,),), "")]  # the peer is missing
+    with pytest.raises(ValueError, match="Work/peer: results of 1 processes out of 2"):
         combine([results(bench, 1.0, 2.0), other])
+
+
+def test_the_ratio_of_a_process_pairs_the_times_of_each_round() -> None:
+    # The machine runs three times slower in the second round, for both: the ratio of
+    # each round is 0.5, whatever the best times of the two are.
+    bench = benchmark()
+    slower = combine([results(bench, (1.0, 3.0, 1.1), (2.0, 6.0, 2.2))])
+    assert ratio_samples(slower) == {("Work", "peer"): [0.5]}
+    assert ratio_samples(combine([results(bench, (1.2, 3.0), (2.0, 6.0))])) == {
+        ("Work", "peer"): [0.55]  # the median of 0.6 and 0.5; best over best gives 0.6
+    }
 
 
 def test_a_ratio_is_the_median_of_the_per_process_ratios_not_a_ratio_of_medians() -> None:
