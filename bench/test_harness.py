@@ -2,7 +2,8 @@
 per implementation; the ratio of a process is the median of its rounds' ratios (both
 times of a ratio from the same round), the ratio shown the median over the processes,
 with their range, and a bar is judged on it. `python -m bench` runs its workers and
-prints the combined table."""
+prints the combined table. (These tests live in `bench`, not `tests`: nothing else
+imports the benchmarks.)"""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from bench.harness import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+"""The project's root, where `python -m bench` runs."""
 
 
 def benchmark(bar: float = 1.0) -> Benchmark:
