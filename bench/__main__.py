@@ -147,11 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(format_table(results))
     print()
+    print("ns/op: each process's best round, the median over the processes.")
     print(
-        "ns/op: the best of each process, the median over the processes. effectpy/peer: "
-        "effectpy's time divided by the peer's in the same round (2.00x: twice as slow), "
-        "the median over the rounds of a process, then over the processes; range: over "
-        "the processes."
+        "effectpy/peer: effectpy's time divided by the peer's in the same round (2.00x: "
+        "twice as slow),\n  the median over a process's rounds, then over the processes; "
+        "range: the lowest and highest process."
     )
     for line in format_bars(results):
         print(line)
