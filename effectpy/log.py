@@ -5,7 +5,8 @@
 spans (`with_log_span`) are carried by the fiber and inherited by the fibers it starts,
 so every line a request's work logs carries the request's annotations. They reach
 handlers through `extra`: `record.fiber_id`, `record.annotations` (a dict),
-`record.spans` (span label -> milliseconds since the span began), and each annotation
+`record.spans` (span label -> milliseconds since the span began, on the fiber's clock:
+monotonic time on the live one, virtual time under a `TestClock`), and each annotation
 as an attribute of its own where its name does not clash with a `LogRecord` field.
 
 >>> import logging, sys
@@ -26,6 +27,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
+from ._core.clock import CURRENT_CLOCK, LIVE_CLOCK, ClockService
 from ._core.fiber_runtime import FiberRef, FiberRuntime
 from .effect import Effect
 from .effect import _locally as locally
@@ -43,7 +45,10 @@ _logger = logging.getLogger(LOGGER_NAME)
 _LOG_ANNOTATIONS: Final = FiberRef({}, "log annotations")
 """The running fiber's log annotations (a dict never changed in place)."""
 _LOG_SPANS: Final = FiberRef((), "log spans")
-"""The running fiber's open spans: a tuple of (label, start in monotonic seconds)."""
+"""The running fiber's open spans: a tuple of (label, clock, start), the start read
+from the clock the span began on (see `_span_time`)."""
+
+Span = tuple[str, ClockService, float]
 
 _RESERVED: Final = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
@@ -58,8 +63,10 @@ def log(message: str, level: int = logging.INFO, /, **annotations: object) -> Ef
     def emit(fiber: FiberRuntime) -> Effect[None]:
         if _logger.isEnabledFor(level):
             merged: dict[str, object] = {**_annotations(fiber), **annotations}
-            now = time.monotonic()
-            spans = {label: round((now - start) * 1000, 3) for label, start in _spans(fiber)}
+            spans = {
+                label: round((_span_time(clock) - start) * 1000, 3)
+                for label, clock, start in _spans(fiber)
+            }
             extra: dict[str, object] = {
                 "fiber_id": str(fiber.id),
                 "annotations": merged,
@@ -83,10 +90,21 @@ def annotate_logs(effect: Effect[A, E, R], annotations: Mapping[str, object]) ->
 
 
 def with_log_span(effect: Effect[A, E, R], label: str) -> Effect[A, E, R]:
-    """Run `effect` inside a span: its log lines carry how long the span has run."""
-    return with_fiber(
-        lambda fiber: locally(_LOG_SPANS, (*_spans(fiber), (label, time.monotonic())), effect)
-    )
+    """Run `effect` inside a span: its log lines carry how long the span has run, on
+    the fiber's clock."""
+
+    def open_span(fiber: FiberRuntime) -> Effect[A, E, R]:
+        clock: Any = fiber.get_ref(CURRENT_CLOCK)
+        span: Span = (label, clock, _span_time(clock))
+        return locally(_LOG_SPANS, (*_spans(fiber), span), effect)
+
+    return with_fiber(open_span)
+
+
+def _span_time(clock: ClockService) -> float:
+    """Seconds on `clock`, for spans: the live clock's `now` is the wall clock, which
+    may jump, so spans on it read monotonic time; any other clock's `now`."""
+    return time.monotonic() if clock is LIVE_CLOCK else clock.now()
 
 
 def _annotations(fiber: FiberRuntime) -> dict[str, object]:
@@ -94,6 +112,6 @@ def _annotations(fiber: FiberRuntime) -> dict[str, object]:
     return value  # type: ignore[no-any-return]
 
 
-def _spans(fiber: FiberRuntime) -> tuple[tuple[str, float], ...]:
+def _spans(fiber: FiberRuntime) -> tuple[Span, ...]:
     value: Any = fiber.get_ref(_LOG_SPANS)
     return value  # type: ignore[no-any-return]

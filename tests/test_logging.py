@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from effectpy import Do, Effect, FiberId, gen, run_sync
+from effectpy import Clock, Do, Effect, FiberId, TestClock, gen, run_sync
 from effectpy.structured import branch, spawn
 from effectpy.tasks import TaskTree, with_task
 
@@ -315,6 +315,40 @@ def test_a_span_ends_with_its_effect_and_is_inherited_by_children(
     logged = by_message(records)
     assert list(spans_of(logged["child"])) == ["request"]
     assert spans_of(logged["after"]) == {}
+
+
+def test_spans_read_the_fibers_clock_so_a_test_clock_gives_exact_durations(
+    records: list[logging.LogRecord],
+) -> None:
+    inner = Effect.sleep(1.5).and_then(Effect.log("after 4s")).with_log_span("step")
+    job = Effect.log("at once").and_then(Effect.sleep(2.5)).and_then(inner)
+
+    @gen
+    def program() -> Do[None]:
+        fiber = yield from job.with_log_span("job").fork()
+        yield from TestClock.adjust(4)
+        yield from fiber.join()
+
+    run_sync(TestClock.provide(program()))
+    logged = by_message(records)
+    assert spans_of(logged["at once"]) == {"job": 0.0}
+    assert spans_of(logged["after 4s"]) == {"job": 4000.0, "step": 1500.0}
+
+
+def test_a_span_is_measured_on_the_clock_it_began_on(
+    records: list[logging.LogRecord],
+) -> None:
+    # A span opened on the live clock, logged in under a test clock far from real
+    # time (and the other way round): each span keeps reading its own clock.
+    under_test = Clock.with_clock(
+        TestClock(start=1e9),
+        Effect.log("inside").with_log_span("virtual").and_then(Clock.sleep(0)),
+    )
+    run_sync(under_test.with_log_span("real"))
+    [record] = records
+    assert list(spans_of(record)) == ["real", "virtual"]
+    assert 0 <= spans_of(record)["real"] < 60_000  # real milliseconds, not 1e12
+    assert spans_of(record)["virtual"] == 0.0
 
 
 # -- fiber ids ----------------------------------------------------------------------------
