@@ -48,7 +48,7 @@ _LOG_SPANS: Final = FiberRef((), "log spans")
 """The running fiber's open spans: a tuple of (label, clock, start), the start read
 from the clock the span began on (see `_span_time`)."""
 
-Span = tuple[str, ClockService, float]
+_Span = tuple[str, ClockService, float]
 
 _RESERVED: Final = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
@@ -95,7 +95,7 @@ def with_log_span(effect: Effect[A, E, R], label: str) -> Effect[A, E, R]:
 
     def open_span(fiber: FiberRuntime) -> Effect[A, E, R]:
         clock: Any = fiber.get_ref(CURRENT_CLOCK)
-        span: Span = (label, clock, _span_time(clock))
+        span: _Span = (label, clock, _span_time(clock))
         return locally(_LOG_SPANS, (*_spans(fiber), span), effect)
 
     return with_fiber(open_span)
@@ -112,6 +112,6 @@ def _annotations(fiber: FiberRuntime) -> dict[str, object]:
     return value  # type: ignore[no-any-return]
 
 
-def _spans(fiber: FiberRuntime) -> tuple[Span, ...]:
+def _spans(fiber: FiberRuntime) -> tuple[_Span, ...]:
     value: Any = fiber.get_ref(_LOG_SPANS)
     return value  # type: ignore[no-any-return]
