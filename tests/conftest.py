@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Final, Literal, TypeVar
+from typing import Final, Literal, Never, TypeVar
 
 import pytest
 
@@ -41,6 +41,7 @@ from effectpy import (
     gen,
     live_fiber_count,
 )
+from effectpy.structured import Spawned, branch, spawn
 
 A = TypeVar("A")
 
@@ -140,6 +141,30 @@ def no_fiber_outlives_its_runner() -> Iterator[None]:
     after = live_fiber_count()
     # A fiber leaked by an earlier (failed) test is that test's failure, not this one's.
     assert after == 0 or after <= before, f"{after} fiber(s) still running after the test"
+
+
+# -- spawned fibers waiting for a slot ----------------------------------------------------
+
+
+def seen_with_spawns_waiting(spawned: int, look: Effect[A]) -> A:
+    """What `look` gives in the entry of a `branch` with one slot, once it has spawned
+    `spawned` fibers that wait for ever: one runs, the others wait for the slot (made,
+    not started). Then the entry fails, and the branch stops them all."""
+    seen: list[A] = []
+    stop: Effect[Never, str] = Effect.fail("stop")
+
+    @gen
+    def entry() -> Do[None, str, Spawned[Never]]:
+        for _ in range(spawned):
+            yield from spawn(Effect.never())
+        yield from yields(2)  # the one that runs has started
+        seen.append((yield from look))
+        yield from stop
+
+    exit = Runtime().run_sync_exit(branch(entry(), concurrency=1))
+    assert isinstance(exit, Failure) and exit.cause.failures() == ["stop"]
+    [value] = seen
+    return value
 
 
 # -- a body with each outcome -------------------------------------------------------------

@@ -10,7 +10,7 @@ import re
 from typing import Never
 
 import pytest
-from conftest import Latch
+from conftest import Latch, seen_with_spawns_waiting
 
 from effectpy import (
     Do,
@@ -24,9 +24,7 @@ from effectpy import (
     gen,
     run_fork,
     run_sync,
-    run_sync_exit,
 )
-from effectpy.structured import Spawned, branch, spawn
 
 
 def park(name: str) -> Effect[Fiber[Never, Never]]:
@@ -301,19 +299,8 @@ def test_an_unknown_format_is_a_value_error(bad: object) -> None:
 
 
 def test_a_spawned_fiber_waiting_for_its_turn_shows_as_not_started() -> None:
-    trees: list[str] = []
-    stop: Effect[Never, str] = Effect.fail("stop")
-
-    @gen
-    def entry() -> Do[None, str, Spawned[Never]]:
-        for _ in range(2):  # one runs, one waits for the one slot
-            yield from spawn(Effect.never())
-        yield from settle()
-        trees.append((yield from debug_tree()))
-        yield from stop
-
-    assert run_sync_exit(branch(entry(), concurrency=1)).is_failure()
-    lines = [re.sub(r"#\d+", "#n", strip_guides(line)) for line in trees[0].splitlines()]
+    tree = seen_with_spawns_waiting(2, debug_tree())
+    lines = [re.sub(r"#\d+", "#n", strip_guides(line)) for line in tree.splitlines()]
     # the root (waiting in `branch`), the entry, the spawned fiber that runs, the other
     assert lines == [
         "fiber #n suspended",

@@ -7,7 +7,7 @@ import threading
 from typing import Any, Never, cast
 
 import pytest
-from conftest import Latch, each_seed, run_interleaved, yields
+from conftest import Latch, each_seed, run_interleaved, seen_with_spawns_waiting, yields
 
 from effectpy import (
     Cause,
@@ -31,7 +31,6 @@ from effectpy import (
     run_sync_exit,
 )
 from effectpy.effect import _with_fiber
-from effectpy.structured import Spawned, branch, spawn
 
 
 def record(log: list[str], entry: str) -> Effect[None]:
@@ -520,20 +519,8 @@ def test_live_fiber_count_counts_every_started_fiber_of_the_tree_until_it_ends()
 
 
 def test_a_spawned_fiber_waiting_for_its_turn_is_not_live_until_it_starts() -> None:
-    counts: list[int] = []
-    stop: Effect[Never, str] = Effect.fail("stop")
-
-    @gen
-    def entry() -> Do[None, str, Spawned[Never]]:
-        for _ in range(3):  # one runs, two wait for the one slot
-            yield from spawn(Effect.never())
-        yield from yields(2)
-        counts.append((yield from live_here()))  # the root, this entry, the one running
-        yield from stop
-
-    exit = run_sync_exit(branch(entry(), concurrency=1))
-    assert exit.is_failure()
-    assert counts == [3]
+    # the root, the entry, the one spawned fiber that runs; not the two that wait
+    assert seen_with_spawns_waiting(3, live_here()) == 3
     assert live_fiber_count() == 0
 
 
