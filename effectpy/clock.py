@@ -114,7 +114,21 @@ class TestClock:
             callback()
         else:
             heapq.heappush(self._timers, timer)
+            fiber.scheduler.add_idle_hint(self._idle_hint)
         return timer
+
+    def _idle_hint(self) -> str | None:
+        """Why a runtime with nothing to run may be waiting: sleepers on this clock."""
+        pending = self.pending()
+        if not pending:
+            return None
+        sleepers = "1 fiber sleeps" if len(pending) == 1 else f"{len(pending)} fibers sleep"
+        return (
+            f"{sleepers} on a TestClock at t={self._now:g} (the next wakes at "
+            f"t={pending[0]:g}), and only TestClock.adjust or set_time moves it: if "
+            "nothing will call them, the program waits for ever. Fork the code under "
+            "test and adjust the clock from the test (see the guide to time)."
+        )
 
     def pending(self) -> list[float]:
         """The deadlines of the sleepers still waiting, earliest first."""

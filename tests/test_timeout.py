@@ -3,8 +3,11 @@ only when a test says so, so hour-long waits take no real time."""
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any, Never, cast
 
 import pytest
@@ -28,6 +31,7 @@ from effectpy import (
     run_sync,
     run_sync_exit,
 )
+from effectpy._core import scheduler as scheduler_module
 
 HOUR = 3600.0
 
@@ -446,6 +450,73 @@ def test_test_clock_get_outside_provide_is_a_defect() -> None:
     exit = run_sync_exit(TestClock.get())
     assert isinstance(exit, Failure)
     assert "TestClock.provide" in str(exit.cause.defects()[0])
+
+
+# -- a program that waits on a TestClock nothing adjusts ------------------------------
+
+
+class _Flag(logging.Handler):
+    """Keeps the `effectpy` logger's records, and says when one has come."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.came = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.came.set()
+
+
+@pytest.fixture
+def effectpy_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Flag]:
+    """The `effectpy` logger's records, with the idle warning due after 50 ms."""
+    monkeypatch.setattr(scheduler_module, "IDLE_WARNING_SECONDS", 0.05)
+    logger = logging.getLogger("effectpy")
+    flag = _Flag()
+    logger.addHandler(flag)
+    try:
+        yield flag
+    finally:
+        logger.removeHandler(flag)
+
+
+def woken_by_a_thread_after(event: threading.Event) -> Effect[str]:
+    """Park until another thread resumes the fiber, once `event` is set (or 10 s)."""
+
+    def register(resume: Callable[[Effect[str]], None]) -> None:
+        def wake() -> None:
+            event.wait(10)
+            resume(Effect.succeed("woken"))
+
+        threading.Thread(target=wake, daemon=True).start()
+
+    return Effect.async_(register)
+
+
+def test_a_run_that_waits_on_a_test_clock_nothing_adjusts_says_so(effectpy_log: _Flag) -> None:
+    # The sleeper waits for an adjust that never comes, and the root for a thread: the
+    # driver has nothing to run. It logs why once, and goes on waiting.
+    sleeper = Effect.sleep(30).fork()
+    program = TestClock.provide(sleeper.and_then(woken_by_a_thread_after(effectpy_log.came)))
+    assert run_sync(program) == "woken"
+    [record] = effectpy_log.records
+    assert record.levelno == logging.WARNING
+    message = record.getMessage()
+    assert message.startswith("effectpy: nothing has run for 0.05s. 1 fiber sleeps on a ")
+    assert "TestClock at t=0 (the next wakes at t=30)" in message
+    assert "the program waits for ever" in message
+
+
+def test_a_run_that_waits_for_a_thread_alone_says_nothing(effectpy_log: _Flag) -> None:
+    # The test clock's one sleeper has woken: waiting for another thread is ordinary,
+    # however long it takes.
+    done = threading.Event()
+    threading.Timer(0.2, done.set).start()
+    slept = Effect.sleep(1).fork().flat_map(lambda f: TestClock.adjust(1).and_then(f.join()))
+    program = TestClock.provide(slept.and_then(woken_by_a_thread_after(done)))
+    assert run_sync(program) == "woken"
+    assert effectpy_log.records == []
 
 
 # -- the live clock -------------------------------------------------------------------

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import logging
 import queue
 import random
 import threading
@@ -36,6 +37,10 @@ if TYPE_CHECKING:
 
 DEFAULT_BUDGET = 2048
 """Ops a fiber runs before it yields to the others."""
+
+IDLE_WARNING_SECONDS = 5.0
+"""How long a sync driver waits with nothing to run, while an idle hint has something
+to say (a `TestClock` with sleepers that nothing adjusts), before it logs the hint."""
 
 
 _schedulers: weakref.WeakSet[Scheduler] = weakref.WeakSet()
@@ -59,6 +64,7 @@ class Scheduler:
 
     __slots__ = (
         "__weakref__",
+        "_idle_hints",
         "_rng",
         "budget",
         "daemons",
@@ -87,6 +93,7 @@ class Scheduler:
         self.thread_id = threading.get_ident()
         self._rng = None if seed is None else random.Random(seed)
         self.fatal: BaseException | None = None
+        self._idle_hints: list[Callable[[], str | None]] = []
         self.drain_pending = True
         """Whether a drain of the ready queue is arranged already. Always, for a driver
         that drains in a loop; `schedule` is then just an append, which the hottest
@@ -111,6 +118,18 @@ class Scheduler:
             if children:
                 fibers.extend(list(children))
         return count
+
+    def add_idle_hint(self, hint: Callable[[], str | None]) -> None:
+        """Register `hint` (once): if the driver ever waits with nothing to run and only
+        another thread able to wake it, `hint()` may explain why (None: nothing to say).
+        A `TestClock` registers one when a fiber of this scheduler sleeps on it."""
+        if hint not in self._idle_hints:
+            self._idle_hints.append(hint)
+
+    def idle_warning(self) -> str | None:
+        """What the idle hints say, as one message (None if none has anything)."""
+        said = [text for hint in self._idle_hints if (text := hint()) is not None]
+        return " ".join(said) if said else None
 
     def fatal_error(self, exc: BaseException) -> None:
         """Remember a `KeyboardInterrupt`/`SystemExit` raised inside a fiber; the
@@ -262,7 +281,30 @@ class SyncScheduler(Scheduler):
                     inbox.get(timeout=max(timers[0].deadline - time.monotonic(), 0.0))()
             else:
                 # Nothing ready, no timer: only another thread can wake us now.
-                inbox.get()()
+                self._wait_for_another_thread()
+
+    def _wait_for_another_thread(self) -> None:
+        """Wait for a callback from another thread. If one does not come soon and an
+        idle hint explains the wait (a fiber asleep on a `TestClock` nothing adjusts),
+        log it once as a warning, then go on waiting: a program that would otherwise
+        hang in silence says why."""
+        inbox = self._inbox
+        if not self._idle_hints:
+            inbox.get()()
+            return
+        try:
+            callback = inbox.get(timeout=IDLE_WARNING_SECONDS)
+        except queue.Empty:
+            warning = self.idle_warning()
+            if warning is not None:
+                _logger.warning(
+                    "effectpy: nothing has run for %gs. %s", IDLE_WARNING_SECONDS, warning
+                )
+            callback = inbox.get()
+        callback()
+
+
+_logger = logging.getLogger("effectpy")
 
 
 class AsyncioScheduler(Scheduler):
