@@ -139,8 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{processes}, each the best of {settings.repeats} repeats of at least "
-        f"{settings.min_time:g} s",
+        f"{processes}, each {settings.repeats} rounds of at least {settings.min_time:g} s",
         flush=True,
     )
     results = _measure_in_workers(benchmarks, args.names, settings)

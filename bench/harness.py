@@ -1,13 +1,15 @@
 """Timing and reporting shared by every benchmark suite.
 
 A suite module registers `Benchmark`s; each has a reference implementation (effectpy)
-and peers (plain Python, asyncio, returns, trio...). All of them run in one process, in
-one run, so their ratios are comparable: time taken on one machine at one moment.
+and peers (plain Python, asyncio, returns, trio...). All of them run in the same
+processes, in one run, so their ratios are comparable: time taken on one machine at one
+moment.
 
-Timing follows `timeit`: the garbage collector is paused while a repeat runs, each
-repeat calls the implementation enough times to last at least `min_time` seconds, and
-the best repeat is kept (the least disturbed by the rest of the machine). The repeats
-of a benchmark's implementations are interleaved, so load elsewhere hits them alike.
+Timing follows `timeit`: the garbage collector is paused while a repeat (a round) runs,
+and each calls the implementation enough times to last at least `min_time` seconds. The
+rounds of a benchmark's implementations are interleaved, so load elsewhere hits them
+alike. The time per call shown is the best round's (the least disturbed by the rest of
+the machine).
 Before it is timed, every implementation runs once and its result is checked against
 the expected one, so a broken implementation fails loudly instead of looking fast.
 
@@ -184,7 +186,7 @@ def register(
 @dataclass(frozen=True)
 class Settings:
     repeats: int
-    """Interleaved rounds in each process; the best is kept."""
+    """Interleaved rounds in each process (see above)."""
     min_time: float
     """Seconds one repeat lasts at least (the number of calls is chosen to get there)."""
     processes: int

@@ -21,7 +21,7 @@ import itertools
 from collections.abc import Callable
 from typing import Final, TypeVar, final
 
-from ._core.clock import CURRENT_CLOCK, LIVE_CLOCK, ClockService, check_duration
+from ._core.clock import CURRENT_CLOCK, LIVE_CLOCK, ClockService, check_duration, clock_of
 from ._core.fiber_runtime import FiberRuntime
 from ._core.scheduler import Timer, TimerHandle
 from .effect import Effect, _now
@@ -219,7 +219,7 @@ def _settle(rounds: int = _SETTLE_ROUNDS) -> Effect[None]:
 
 
 def _test_clock_of(fiber: FiberRuntime) -> TestClock:
-    clock = fiber.get_ref(CURRENT_CLOCK)
+    clock = clock_of(fiber)
     if not isinstance(clock, TestClock):
         raise RuntimeError(
             "this needs a TestClock, but the fiber runs on the live clock: "

@@ -63,20 +63,9 @@ def _scope_label(scope: Scope) -> str:
     return f"scope{name} {kind}, {count} finalizer{plural}"
 
 
-def _all_fibers(fiber: FiberRuntime) -> list[FiberRuntime]:
-    """Every fiber of the runtime `fiber` runs in: the roots and their descendants."""
-    found: list[FiberRuntime] = []
-    pending = list(fiber.scheduler.daemons)
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        pending.extend(current.children or ())
-    return found
-
-
 def debug_nodes(fiber: FiberRuntime) -> list[DebugNode]:
     """The tree (as data) for the runtime `fiber` runs in: its root fibers first."""
-    fibers = _all_fibers(fiber)
+    fibers = fiber.scheduler.fibers()
     scopes = sorted(_open_scopes_now(fibers), key=lambda scope: scope._created)
     owned: set[FiberRuntime] = {f for scope in scopes for f in scope.owned_fibers()}
     scopes_by_owner: dict[FiberRuntime, list[Scope]] = {}

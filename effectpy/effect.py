@@ -45,7 +45,7 @@ from typing_extensions import ParamSpec, TypeAliasType, TypeVar
 from ._core import fork_join
 from ._core import opcodes as op
 from ._core.cause import Cause, Die, Fail, Interrupt
-from ._core.clock import CURRENT_CLOCK, ClockService, check_duration
+from ._core.clock import check_duration, clock_of
 from ._core.exit import Exit, Failure, Success
 from ._core.fiber_runtime import FiberRuntime, Resume
 from ._core.foreign import BlockingRun, CoroutineRun, Signal
@@ -2028,7 +2028,7 @@ _NO_ERROR: Any = object()
 
 
 def _sleep_on(fiber: FiberRuntime, seconds: float) -> Effect[None]:
-    clock: ClockService = fiber.get_ref(CURRENT_CLOCK)  # type: ignore[assignment]
+    clock = clock_of(fiber)
 
     def register(resume: Resume) -> Effect[None]:
         handle = clock.call_later(fiber, seconds, lambda: resume(_UNIT))
@@ -2103,9 +2103,7 @@ def _group(
 
 def _now() -> Effect[float]:
     """The current time on the fiber's clock."""
-    return _WithFiber(
-        lambda fiber: _succeed_node(fiber.get_ref(CURRENT_CLOCK).now())  # type: ignore[attr-defined]
-    )
+    return _WithFiber(lambda fiber: _succeed_node(clock_of(fiber).now()))
 
 
 def _with_tap(tap: Effect[Any, Any, Any] | None, then: Effect[A, E, R]) -> Effect[A, E, R]:

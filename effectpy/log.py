@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
-from ._core.clock import CURRENT_CLOCK, LIVE_CLOCK, ClockService
+from ._core.clock import LIVE_CLOCK, ClockService, clock_of
 from ._core.fiber_runtime import FiberRef, FiberRuntime
 from .effect import Effect
 from .effect import _locally as locally
@@ -94,7 +94,7 @@ def with_log_span(effect: Effect[A, E, R], label: str) -> Effect[A, E, R]:
     the fiber's clock."""
 
     def open_span(fiber: FiberRuntime) -> Effect[A, E, R]:
-        clock: Any = fiber.get_ref(CURRENT_CLOCK)
+        clock = clock_of(fiber)
         span: _Span = (label, clock, _span_time(clock))
         return locally(_LOG_SPANS, (*_spans(fiber), span), effect)
 

@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, ParamSpec, TypeVar, final
 
-from ._core.clock import CURRENT_CLOCK, ClockService, check_duration
+from ._core.clock import ClockService, check_duration, clock_of
 from ._core.exit import Exit, Failure, Success
 from ._core.fiber_runtime import FiberRuntime
 from ._core.ids import Manual
@@ -141,7 +141,7 @@ class _Memo(Generic[A, E, R]):
 
     def get(self) -> Effect[A, E, R]:
         def read(fiber: FiberRuntime) -> Effect[A, E, R]:
-            clock: ClockService = fiber.get_ref(CURRENT_CLOCK)  # type: ignore[assignment]
+            clock = clock_of(fiber)
             exit = self._exit
             if exit is not None and (self._ttl is None or clock.now() < self._expires):
                 return _from_exit(exit)

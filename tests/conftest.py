@@ -13,10 +13,13 @@
   scopes, resources), and the exit it must end with.
 * `stack_depth`, `tight_recursion_limit`: prove a long chain runs without one Python
   frame per step.
+* `seen_with_spawns_waiting`: look at a runtime while spawned fibers wait for a slot.
+* The fixture `effectpy_logs`: what the `effectpy` logger emits, at every level.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -141,6 +144,37 @@ def no_fiber_outlives_its_runner() -> Iterator[None]:
     after = live_fiber_count()
     # A fiber leaked by an earlier (failed) test is that test's failure, not this one's.
     assert after == 0 or after <= before, f"{after} fiber(s) still running after the test"
+
+
+# -- what the effectpy logger emits --------------------------------------------------------
+
+
+class Collect(logging.Handler):
+    """Keeps the records it handles; `came` is set once one has come."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.came = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.came.set()
+
+
+@pytest.fixture
+def effectpy_logs() -> Iterator[Collect]:
+    """The records the `effectpy` logger emits, at every level, through a handler of
+    its own (as a user would attach one)."""
+    logger = logging.getLogger("effectpy")
+    handler, level = Collect(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 # -- spawned fibers waiting for a slot ----------------------------------------------------

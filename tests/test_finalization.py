@@ -243,12 +243,6 @@ def as_effect(finalizer: Effect[None]) -> Effect[None]:
 
 
 FinalizerKind = Literal["records", "raises", "returns a non-effect", "interrupts its fiber"]
-FINALIZER_KINDS: list[FinalizerKind] = [
-    "records",
-    "raises",
-    "returns a non-effect",
-    "interrupts its fiber",
-]
 
 
 def finalizer_wrap(kind: FinalizerKind, log: list[str], general: bool) -> Wrap:

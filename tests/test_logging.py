@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
+from conftest import Collect
 
 from effectpy import Clock, Do, Effect, FiberId, TestClock, gen, run_sync
 from effectpy.structured import branch, spawn
@@ -19,30 +20,10 @@ from effectpy.tasks import TaskTree, with_task
 LOGGER = "effectpy"
 
 
-class Collect(logging.Handler):
-    """Keeps the records it handles."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
-def records() -> Iterator[list[logging.LogRecord]]:
-    """The records the `effectpy` logger emits, at every level, through a handler of
-    its own (as a user would attach one)."""
-    logger = logging.getLogger(LOGGER)
-    handler, level = Collect(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler.records
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+def records(effectpy_logs: Collect) -> list[logging.LogRecord]:
+    """The records the `effectpy` logger emits, at every level (see conftest)."""
+    return effectpy_logs.records
 
 
 def annotations_of(record: logging.LogRecord) -> dict[str, object]:

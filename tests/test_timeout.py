@@ -7,11 +7,11 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Never, cast
 
 import pytest
-from conftest import Latch, each_seed, run_interleaved
+from conftest import Collect, Latch, each_seed, run_interleaved
 
 from effectpy import (
     Clock,
@@ -455,30 +455,12 @@ def test_test_clock_get_outside_provide_is_a_defect() -> None:
 # -- a program that waits on a TestClock nothing adjusts ------------------------------
 
 
-class _Flag(logging.Handler):
-    """Keeps the `effectpy` logger's records, and says when one has come."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-        self.came = threading.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-        self.came.set()
-
-
 @pytest.fixture
-def effectpy_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Flag]:
-    """The `effectpy` logger's records, with the idle warning due after 50 ms."""
+def effectpy_log(monkeypatch: pytest.MonkeyPatch, effectpy_logs: Collect) -> Collect:
+    """The `effectpy` logger's records (see conftest), with the idle warning due after
+    50 ms."""
     monkeypatch.setattr(scheduler_module, "IDLE_WARNING_SECONDS", 0.05)
-    logger = logging.getLogger("effectpy")
-    flag = _Flag()
-    logger.addHandler(flag)
-    try:
-        yield flag
-    finally:
-        logger.removeHandler(flag)
+    return effectpy_logs
 
 
 def woken_by_a_thread_after(event: threading.Event) -> Effect[str]:
@@ -494,7 +476,7 @@ def woken_by_a_thread_after(event: threading.Event) -> Effect[str]:
     return Effect.async_(register)
 
 
-def test_a_run_that_waits_on_a_test_clock_nothing_adjusts_says_so(effectpy_log: _Flag) -> None:
+def test_a_run_that_waits_on_a_test_clock_nothing_adjusts_says_so(effectpy_log: Collect) -> None:
     # The sleeper waits for an adjust that never comes, and the root for a thread: the
     # driver has nothing to run. It logs why once, and goes on waiting.
     sleeper = Effect.sleep(30).fork()
@@ -508,7 +490,7 @@ def test_a_run_that_waits_on_a_test_clock_nothing_adjusts_says_so(effectpy_log: 
     assert "the program waits for ever" in message
 
 
-def test_a_run_that_waits_for_a_thread_alone_says_nothing(effectpy_log: _Flag) -> None:
+def test_a_run_that_waits_for_a_thread_alone_says_nothing(effectpy_log: Collect) -> None:
     # The test clock's one sleeper has woken: waiting for another thread is ordinary,
     # however long it takes.
     done = threading.Event()

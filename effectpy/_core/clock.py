@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from .fiber_runtime import FiberRef
 from .scheduler import TimerHandle
@@ -54,6 +54,12 @@ class LiveClock:
 
 LIVE_CLOCK: Final = LiveClock()
 CURRENT_CLOCK: Final = FiberRef(LIVE_CLOCK, "clock")
+
+
+def clock_of(fiber: FiberRuntime) -> ClockService:
+    """The clock `fiber` runs on (`CURRENT_CLOCK`: the live one unless replaced)."""
+    clock: Any = fiber.get_ref(CURRENT_CLOCK)
+    return clock  # type: ignore[no-any-return]
 
 
 def check_duration(seconds: object, what: str) -> float:

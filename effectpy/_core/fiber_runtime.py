@@ -834,10 +834,7 @@ class FiberRuntime:
                                 return
                             exit = _new(Success)
                             _set_success_value(exit, value)
-                            if self.children:
-                                self._effect_done(exit)
-                            else:
-                                self._publish(exit)
+                            self._effect_done(exit)
                             return
                         frame = stack.pop()
                         code = frame._op
@@ -962,13 +959,9 @@ class FiberRuntime:
                     if effect._op is SYNC:  # atomic: run it here, go on unwinding
                         effect.thunk()
                         if self._interrupt_pending and self._interruptible:
-                            # it interrupted its own fiber: as the revert frame of a
-                            # finalizer run as an effect would, deliver it now
-                            self._interrupt_pending = False
-                            if not cause.is_interrupted():
-                                interrupted = self._interrupt_cause
-                                assert interrupted is not None
-                                cause = Cause.sequential(cause, interrupted)
+                            # it interrupted its own fiber: deliver it now, as the
+                            # revert frame of a finalizer run as an effect would
+                            cause = self._join_held_interruption(cause)
                         continue
                 except (KeyboardInterrupt, SystemExit) as exc:
                     cause = Cause.sequential(cause, self._shutdown(exc).cause)
@@ -983,11 +976,8 @@ class FiberRuntime:
                 cause = Cause.sequential(frame.cause, cause)
             elif code is op.REVERT_INTERRUPTIBLE:  # an interruption held back joins
                 self._interruptible = frame.flag
-                interrupted = self._interrupt_cause
-                if frame.flag and interrupted is not None:
-                    self._interrupt_pending = False
-                    if not cause.is_interrupted():
-                        cause = Cause.sequential(cause, interrupted)
+                if frame.flag and self._interrupt_cause is not None:
+                    cause = self._join_held_interruption(cause)
             elif code is op.RESTORE_REF:
                 self._restore_ref(frame)
             elif code is op.RESTORE_SCOPE:
@@ -1004,11 +994,17 @@ class FiberRuntime:
                 return self._finalize_resume, frame
         exit = _new(Failure)
         _set_failure_cause(exit, cause)
-        if self.children:
-            self._effect_done(exit)
-        else:
-            self._publish(exit)
+        self._effect_done(exit)
         return None
+
+    def _join_held_interruption(self, cause: Cause[Any]) -> Cause[Any]:
+        """Unwinding `cause`: the fiber's interruption, held back until now (by an
+        uninterruptible region, or raised in a finalizer's thunk), is delivered and
+        joins the cause, unless the cause holds an interruption already."""
+        interrupted = self._interrupt_cause
+        assert interrupted is not None
+        self._interrupt_pending = False
+        return cause if cause.is_interrupted() else Cause.sequential(cause, interrupted)
 
     def _revert_succeeding(self, flag: bool) -> Any:
         """Leaving an (un)interruptible region with a value: restore `flag`; the
@@ -1300,11 +1296,8 @@ class FiberRuntime:
             self.parent = None
         else:
             self.scheduler.daemons.pop(self, None)
-        observers = self._observers  # (one may come from another thread meanwhile)
-        if observers is not None:  # `_notify`, inlined
-            self._observers = None
-            for observer in observers:
-                observer(exit)
+        if self._observers is not None:  # (one may come from another thread meanwhile)
+            self._notify(exit)
 
     def _notify(self, exit: Exit[Any, Any]) -> None:
         """Call the observers of the published `exit` (`_exit` is set before)."""

@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any, Final
 
 from .cause import Cause, Interrupt, combine_parallel
-from .clock import CURRENT_CLOCK, ClockService
+from .clock import clock_of
 from .exit import Exit, Failure, Success
 from .fiber_runtime import FiberRuntime, Resume, async_node, fail_node, succeed_node
 from .ids import ParentDone, RaceLost, SiblingFailed, Timeout
@@ -163,8 +163,7 @@ class TimeoutRun:
         parent = self._parent
         child = parent.fork_child(self._effect)
         self._child = child
-        clock: ClockService = parent.get_ref(CURRENT_CLOCK)  # type: ignore[assignment]
-        self._timer = clock.call_later(parent, self._seconds, self._expire)
+        self._timer = clock_of(parent).call_later(parent, self._seconds, self._expire)
         child.add_observer(lambda exit: self._done(resume, exit))
         return async_node(self._cancel)
 

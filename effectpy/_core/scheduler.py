@@ -101,23 +101,27 @@ class Scheduler:
         with _schedulers_lock:
             _schedulers.add(self)
 
-    def live_fiber_count(self) -> int:
-        """How many fibers are started and not done: the trees under `daemons`. (A
-        walk, for tests and diagnostics: counting on every fork and end would cost
-        the hot path two int updates per fiber.) Safe from another thread: each
-        dict is copied in one step, under the GIL."""
-        from .fiber_runtime import NEW  # (it imports this module)
-
-        count = 0
-        fibers = list(self.daemons)
-        while fibers:
-            fiber = fibers.pop()
-            if fiber._state != NEW:
-                count += 1
+    def fibers(self) -> list[FiberRuntime]:
+        """Every fiber of this scheduler that is not done: the trees under `daemons`
+        (roots first), started or not yet. Safe from another thread: each dict is
+        copied in one step, under the GIL."""
+        found: list[FiberRuntime] = []
+        pending = list(self.daemons)
+        while pending:
+            fiber = pending.pop()
+            found.append(fiber)
             children = fiber.children
             if children:
-                fibers.extend(list(children))
-        return count
+                pending.extend(list(children))
+        return found
+
+    def live_fiber_count(self) -> int:
+        """How many fibers are started and not done. (A walk, for tests and
+        diagnostics: counting on every fork and end would cost the hot path two int
+        updates per fiber.)"""
+        from .fiber_runtime import NEW  # (it imports this module)
+
+        return sum(1 for fiber in self.fibers() if fiber._state != NEW)
 
     def add_idle_hint(self, hint: Callable[[], str | None]) -> None:
         """Register `hint` (once): if the driver ever waits with nothing to run and only
@@ -126,7 +130,7 @@ class Scheduler:
         if hint not in self._idle_hints:
             self._idle_hints.append(hint)
 
-    def idle_warning(self) -> str | None:
+    def _idle_warning(self) -> str | None:
         """What the idle hints say, as one message (None if none has anything)."""
         said = [text for hint in self._idle_hints if (text := hint()) is not None]
         return " ".join(said) if said else None
@@ -295,7 +299,7 @@ class SyncScheduler(Scheduler):
         try:
             callback = inbox.get(timeout=IDLE_WARNING_SECONDS)
         except queue.Empty:
-            warning = self.idle_warning()
+            warning = self._idle_warning()
             if warning is not None:
                 _logger.warning(
                     "effectpy: nothing has run for %gs. %s", IDLE_WARNING_SECONDS, warning
