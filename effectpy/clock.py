@@ -22,8 +22,8 @@ from collections.abc import Callable
 from typing import Final, TypeVar, final
 
 from ._core.clock import CURRENT_CLOCK, LIVE_CLOCK, ClockService, check_duration, clock_of
-from ._core.fiber_runtime import FiberRuntime
 from ._core.scheduler import Timer, TimerHandle
+from ._interpreter.loop import FiberRuntime
 from .effect import Effect, _now
 from .effect import _locally as locally
 from .effect import _with_fiber as with_fiber

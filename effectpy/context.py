@@ -23,7 +23,8 @@ import itertools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Generic, Never, Self, TypeVar, final, overload
 
-from ._core.fiber_runtime import FiberRef, FiberRuntime
+from ._core.refs import FiberRef
+from ._interpreter.loop import FiberRuntime
 from .effect import Effect
 from .effect import _locally as locally
 from .effect import _with_fiber as with_fiber

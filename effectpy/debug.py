@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._core.fiber_runtime import DONE, FINISHING, NEW, SUSPENDED, FiberRuntime
+from ._core.refs import DONE, FINISHING, NEW, SUSPENDED
+from ._interpreter.loop import FiberRuntime
 from .effect import Effect
 from .effect import _with_fiber as with_fiber
 from .scope import Scope, _open_scopes_now

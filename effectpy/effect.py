@@ -42,17 +42,16 @@ from returns.result import Result
 from returns.result import Success as ResultSuccess
 from typing_extensions import ParamSpec, TypeAliasType, TypeVar
 
-from ._core import fork_join
 from ._core import opcodes as op
 from ._core.cause import Cause, Die, Fail, Interrupt
 from ._core.clock import check_duration, clock_of
 from ._core.exit import Exit, Failure, Success
-from ._core.fiber_runtime import FiberRuntime, Resume
-from ._core.foreign import BlockingRun, CoroutineRun, Signal
+from ._core.foreign import Signal
 from ._core.ids import FiberId, Manual
 
 if TYPE_CHECKING:
-    from ._core.fiber_runtime import FiberRef
+    from ._core.refs import FiberRef
+    from ._interpreter.loop import FiberRuntime, Resume
     from .context import Context, Layer
     from .fiber import Fiber
     from .schedule import Schedule
@@ -390,7 +389,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         'payload'
         """
         _require_function(make, "Effect.promise")
-        return _WithFiber(lambda fiber: _Async(CoroutineRun(fiber, make, None).register))
+        return _promise_node(make, None)
 
     @overload
     @staticmethod
@@ -418,7 +417,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         """
         _check_catch(catch, "Effect.try_promise")
         _require_function(make, "Effect.try_promise")
-        return _WithFiber(lambda fiber: _Async(CoroutineRun(fiber, make, catch).register))
+        return _promise_node(make, catch)
 
     @overload
     @staticmethod
@@ -449,7 +448,10 @@ class Effect(Generic[A_co, E_co, R_co]):
         """
         if catch is not None:
             _check_catch(catch, "Effect.blocking")
-        return _WithFiber(lambda fiber: _Async(BlockingRun(fiber, fn, catch).register))
+        node = _new(_Blocking)
+        node.fn = fn
+        node.catch = catch
+        return node
 
     # -- concurrency --------------------------------------------------------------
 
@@ -576,7 +578,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         limit = _concurrency_limit(concurrency, "Effect.all")
         if limit == 0:
             return _map_node(_sequence(effects, _identity), tuple)
-        return _map_node(_group(effects, limit, fork_join.ALL), tuple)
+        return _map_node(_group(effects, limit, False), tuple)
 
     @staticmethod
     def for_each(
@@ -593,7 +595,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         items = list(items)
         if limit == 0:
             return _sequence(items, f)
-        return _Suspend(lambda: _group([f(item) for item in items], limit, fork_join.ALL))
+        return _Suspend(lambda: _group([f(item) for item in items], limit, False))
 
     @staticmethod
     def race(a: Effect[A, E, R], b: Effect[B, E2, R2]) -> Effect[A | B, E | E2, R | R2]:
@@ -618,7 +620,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         contenders = list(effects)
         if not contenders:
             raise ValueError("Effect.race_all needs at least one effect")
-        return _group(contenders, None, fork_join.RACE)
+        return _group(contenders, None, True)
 
     # -- resources and scopes -----------------------------------------------------
 
@@ -1201,9 +1203,10 @@ class Effect(Generic[A_co, E_co, R_co]):
         "TimeoutError('timed out after 0.01s')"
         """
         duration = check_duration(seconds, "timeout")
-        return _WithFiber(
-            lambda fiber: _Async(fork_join.TimeoutRun(fiber, self, duration).register)
-        )
+        node = _new(_Timeout)
+        node.effect = self
+        node.seconds = duration
+        return node
 
     def fork_scoped(self) -> Effect[Fiber[A_co, E_co], Never, R_co | Scope]:
         """Start this effect in a fiber owned by the current scope: it outlives the
@@ -1891,6 +1894,45 @@ class _ForEach(Effect[Any, Any, Any]):
     f: Callable[[Any], Effect[Any, Any, Any]]
 
 
+class _Promise(Effect[Any, Any, Any]):
+    """`Effect.promise`/`try_promise`: await `make()` on an asyncio loop; an exception
+    is a failure if it is an instance of `catch`, else a defect."""
+
+    __slots__ = ("catch", "make")
+    _op = op.PROMISE
+    make: Callable[[], Awaitable[Any]]
+    catch: Any
+
+
+class _Blocking(Effect[Any, Any, Any]):
+    """`Effect.blocking`: `fn(signal)` in the thread pool (`catch` as for `_Promise`)."""
+
+    __slots__ = ("catch", "fn")
+    _op = op.BLOCKING
+    fn: Callable[[Signal], Any]
+    catch: Any
+
+
+class _Group(Effect[Any, Any, Any]):
+    """Child fibers that end together: all must succeed (`race` false, the values in a
+    list) or the first success wins (`first_wins`); at most `limit` at once (None: all)."""
+
+    __slots__ = ("effects", "first_wins", "limit")
+    _op = op.GROUP
+    effects: list[Any] | tuple[Any, ...]
+    limit: int | None
+    first_wins: bool
+
+
+class _Timeout(Effect[Any, Any, Any]):
+    """`effect.timeout(seconds)`: `effect` in a child fiber, interrupted at the deadline."""
+
+    __slots__ = ("effect", "seconds")
+    _op = op.TIMEOUT
+    effect: Effect[Any, Any, Any]
+    seconds: float
+
+
 class _OnExit(Effect[Any, Any, Any]):
     __slots__ = ("f", "first")
     _op = op.ON_EXIT
@@ -2096,9 +2138,20 @@ def _identity(effect: Effect[A, E, R]) -> Effect[A, E, R]:
 
 
 def _group(
-    effects: list[Any] | tuple[Any, ...], limit: int | None, mode: int
+    effects: list[Any] | tuple[Any, ...], limit: int | None, race: bool
 ) -> Effect[Any, Any, Any]:
-    return _WithFiber(lambda fiber: _Async(fork_join.group_register(fiber, effects, limit, mode)))
+    node = _new(_Group)
+    node.effects = effects
+    node.limit = limit
+    node.first_wins = race
+    return node
+
+
+def _promise_node(make: Callable[[], Awaitable[Any]], catch: Any) -> Effect[Any, Any, Any]:
+    node = _new(_Promise)
+    node.make = make
+    node.catch = catch
+    return node
 
 
 def _now() -> Effect[float]:

@@ -14,14 +14,15 @@ and waits until it has fully terminated, finalizers included.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
-from ._core import fiber_runtime
 from ._core.exit import Exit, Failure, Success
-from ._core.fiber_runtime import FiberRuntime
 from ._core.ids import FiberId, Manual
 from .effect import Effect, _Join
 from .effect import _with_fiber as with_fiber
+
+if TYPE_CHECKING:
+    from ._interpreter.loop import FiberRuntime
 
 A_co = TypeVar("A_co", covariant=True)
 E_co = TypeVar("E_co", covariant=True)
@@ -153,9 +154,6 @@ class Fiber(Generic[A_co, E_co]):
 
     def __repr__(self) -> str:
         return f"Fiber({self._runtime.id})"
-
-
-fiber_runtime.fiber_handle = Fiber  # what `fork` gives: see the FORK node of the loop
 
 
 class _Awaiter:

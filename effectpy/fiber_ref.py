@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar, final
 
-from ._core.fiber_runtime import FiberRef as _RefKey
-from ._core.fiber_runtime import FiberRuntime
+from ._core.refs import FiberRef as _RefKey
+from ._interpreter.loop import FiberRuntime
 from .effect import Effect
 from .effect import _locally as locally
 from .effect import _with_fiber as with_fiber

@@ -28,7 +28,8 @@ from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
 from ._core.clock import LIVE_CLOCK, ClockService, clock_of
-from ._core.fiber_runtime import FiberRef, FiberRuntime
+from ._core.refs import FiberRef
+from ._interpreter.loop import FiberRuntime
 from .effect import Effect
 from .effect import _locally as locally
 from .effect import _with_fiber as with_fiber

@@ -27,9 +27,9 @@ from typing import Any, Generic, ParamSpec, TypeVar, final
 
 from ._core.clock import ClockService, check_duration, clock_of
 from ._core.exit import Exit, Failure, Success
-from ._core.fiber_runtime import FiberRuntime
 from ._core.ids import Manual
 from ._core.scheduler import Scheduler
+from ._interpreter.loop import FiberRuntime
 from .effect import Effect, Restore
 from .effect import _with_fiber as with_fiber
 from .fiber import Fiber
@@ -75,7 +75,7 @@ class Singleflight:
         def join(restore: Restore, fiber: FiberRuntime) -> Effect[A, E, R]:
             flight = self._flights.get(key)
             if flight is None:
-                runtime = fiber.fork_child(effect, daemon=True)
+                runtime = fiber.fork_child(effect, daemon=True, interruptible=True)
                 flight = _Flight(runtime)
                 self._flights[key] = flight
                 runtime.add_observer(self._on_landed(key, flight))

@@ -17,7 +17,6 @@ from typing import Any, Never, TypeVar
 
 from ._core.cause import Cause, FiberFailure
 from ._core.exit import Exit, Failure, Success
-from ._core.fiber_runtime import FiberRuntime, new_fiber
 from ._core.ids import NONE_ID, Shutdown
 from ._core.scheduler import (
     DEFAULT_BUDGET,
@@ -26,6 +25,7 @@ from ._core.scheduler import (
     SyncScheduler,
     live_fiber_count,
 )
+from ._interpreter.loop import FiberRuntime, new_fiber
 from .effect import Effect, _require_effect
 from .fiber import Fiber
 

@@ -27,8 +27,8 @@ from typing import Any, ClassVar, Never, TypeVar, final, overload
 from ._core import scope as core
 from ._core.cause import Cause
 from ._core.exit import Exit, Failure
-from ._core.fiber_runtime import NO_SCOPE, FiberRuntime
 from ._core.ids import ScopeClosed
+from ._interpreter.loop import NO_SCOPE, FiberRuntime
 from .effect import Effect, _AddFinalizer, _CloseScope, _MakeScope, _require_effect, _WithScope
 from .effect import _with_fiber as with_fiber
 from .fiber import Fiber
@@ -235,9 +235,10 @@ class Scope(core.ScopeState):
 
             return Effect.suspend(register)
 
-        return Effect.uninterruptible_mask(
-            lambda restore: restore(effect).fork_daemon().flat_map(attach)
-        )
+        # Interruptible whatever the forking fiber's region: the scope must be able to
+        # stop it when it closes (an acquire or a layer's constructor forks from an
+        # uninterruptible region). Forked and attached in one uninterruptible step.
+        return effect.interruptible().fork_daemon().flat_map(attach).uninterruptible()
 
 
 @final

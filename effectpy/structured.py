@@ -34,8 +34,8 @@ from __future__ import annotations
 
 from typing import Any, Generic, Never, TypeVar, final, overload
 
-from ._core.branch import CURRENT_BRANCH, BranchRun
-from ._core.fiber_runtime import FiberRuntime
+from ._interpreter.branch import CURRENT_BRANCH, BranchRun
+from ._interpreter.loop import FiberRuntime
 from .effect import Effect, _require_effect
 from .effect import _with_fiber as with_fiber
 from .fiber import Fiber

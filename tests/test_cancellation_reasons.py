@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from typing import Any, Never, assert_never
 
 import pytest
@@ -245,9 +246,19 @@ def wait_for_cancel(reasons: list[InterruptReason | None]) -> Any:
 def test_a_blocking_functions_signal_carries_timeout() -> None:
     reasons: list[InterruptReason | None] = []
 
+    started = threading.Event()
+    work = wait_for_cancel(reasons)
+
+    def start_then_work(signal: Signal) -> str:
+        started.set()
+        return work(signal)
+
     @gen
     def program() -> Do[Exit[str, TimeoutError]]:
-        fiber = yield from Effect.blocking(wait_for_cancel(reasons)).timeout(5).exit().fork()
+        fiber = yield from Effect.blocking(start_then_work).timeout(5).exit().fork()
+        # A call still queued for a thread is cancelled without ever starting (and so
+        # sees no signal): let it start first.
+        yield from Effect.blocking(lambda _: started.wait(10))
         yield from TestClock.adjust(5)
         return (yield from fiber.join())
 

@@ -44,7 +44,7 @@ from effectpy import (
     run_sync,
     run_sync_exit,
 )
-from effectpy._core.fiber_runtime import FiberRuntime
+from effectpy._interpreter.loop import FiberRuntime
 from effectpy.effect import _with_fiber
 
 FINALIZER_DEFECT = RuntimeError("defect in the finalizer")

@@ -18,8 +18,8 @@ import pytest
 
 from effectpy import Effect, ExecutionStrategy, Exit, Failure, Runtime, Scope, run_sync_exit
 from effectpy._core import opcodes
-from effectpy._core.fiber_runtime import FiberRuntime, new_fiber
 from effectpy._core.scheduler import SyncScheduler
+from effectpy._interpreter.loop import FiberRuntime, new_fiber
 
 # -- the dispatch ----------------------------------------------------------------------
 

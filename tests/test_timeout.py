@@ -207,10 +207,26 @@ def test_of_nested_timeouts_the_shorter_fires_and_no_timer_is_left(
     assert pending == []
 
 
-def test_timeout_works_inside_an_uninterruptible_region() -> None:
+def test_timeout_waits_for_work_in_an_uninterruptible_region() -> None:
+    # The timed child inherits the region: the deadline cannot stop it, so the work
+    # runs to its end and its value is kept (Effect-TS and ZIO do the same).
+    @gen
+    def program() -> Do[Exit[str, TimeoutError]]:
+        fiber = yield from Effect.sleep(2).as_("done").timeout(1).uninterruptible().exit().fork()
+        yield from TestClock.adjust(1)
+        assert (yield from fiber.poll()) is None  # not stopped at the deadline
+        yield from TestClock.adjust(1)
+        return (yield from fiber.join())
+
+    exit = run_sync(TestClock.provide(program()))
+    assert exit == Exit.succeed("done")
+
+
+def test_timeout_interrupts_an_interruptible_part_of_an_uninterruptible_region() -> None:
     @gen
     def program() -> Do[Exit[Never, TimeoutError]]:
-        fiber = yield from Effect.never().timeout(1).uninterruptible().exit().fork()
+        work = Effect.never().interruptible().timeout(1).uninterruptible()
+        fiber = yield from work.exit().fork()
         yield from TestClock.adjust(1)
         return (yield from fiber.join())
 

@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from .fiber_runtime import FiberRef
+from .refs import FiberRef
 from .scheduler import TimerHandle
 
 if TYPE_CHECKING:
-    from .fiber_runtime import FiberRuntime
+    from .._interpreter.loop import FiberRuntime
 
 
 class ClockService(Protocol):

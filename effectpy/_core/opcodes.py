@@ -40,6 +40,15 @@ BRACKET: Final = 21
 CLOSE_SCOPE: Final = 22
 MAKE_SCOPE: Final = 23
 WITH_SCOPE: Final = 24
+# Work that runs elsewhere (`_interpreter/supervise.py`: one protocol for all of them).
+PROMISE: Final = 25
+"""`Effect.promise`/`try_promise`: a coroutine on an asyncio loop."""
+BLOCKING: Final = 26
+"""`Effect.blocking`: a function in the thread pool."""
+GROUP: Final = 27
+"""`Effect.all`/`for_each` with concurrency, `race`/`race_all`: child fibers."""
+TIMEOUT: Final = 28
+"""`effect.timeout(seconds)`: a child fiber and a timer."""
 
 # Frames pushed by the loop itself. A scope is its own SCOPE_EXIT frame; ACQUIRE_RELEASE
 # and BRACKET nodes are their own frames too (their codes are above).

@@ -29,11 +29,13 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .refs import NEW
+
 if TYPE_CHECKING:
-    from .fiber_runtime import FiberRuntime
+    from .._interpreter.loop import FiberRuntime
 
 DEFAULT_BUDGET = 2048
 """Ops a fiber runs before it yields to the others."""
@@ -119,7 +121,6 @@ class Scheduler:
         """How many fibers are started and not done. (A walk, for tests and
         diagnostics: counting on every fork and end would cost the hot path two int
         updates per fiber.)"""
-        from .fiber_runtime import NEW  # (it imports this module)
 
         return sum(1 for fiber in self.fibers() if fiber._state != NEW)
 
@@ -238,7 +239,7 @@ class SyncScheduler(Scheduler):
         handle = _ForeignTask(loop)
 
         def create() -> None:
-            task = loop.create_task(_as_coroutine(awaitable))
+            task = _create_task(loop, awaitable)
             task.add_done_callback(lambda t: self.call_threadsafe(lambda: on_done(t)))
             handle.attach(task)
 
@@ -347,7 +348,7 @@ class AsyncioScheduler(Scheduler):
     def start_coroutine(
         self, awaitable: Awaitable[Any], on_done: Callable[[asyncio.Future[Any]], None]
     ) -> TaskHandle:
-        task = self.loop.create_task(_as_coroutine(awaitable))
+        task = _create_task(self.loop, awaitable)
         task.add_done_callback(on_done)
         return task
 
@@ -378,3 +379,12 @@ class _ForeignTask:
 
 async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
+
+
+def _create_task(loop: asyncio.AbstractEventLoop, awaitable: Awaitable[Any]) -> asyncio.Task[Any]:
+    """A task awaiting `awaitable`. A task cancelled before its first step never awaits
+    it: a coroutine is then closed, so that it is not reported as never awaited."""
+    task = loop.create_task(_as_coroutine(awaitable))
+    if isinstance(awaitable, Coroutine):
+        task.add_done_callback(lambda _: awaitable.close())
+    return task

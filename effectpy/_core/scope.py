@@ -24,7 +24,7 @@ from .exit import Exit
 from .opcodes import SCOPE_EXIT
 
 if TYPE_CHECKING:
-    from .fiber_runtime import FiberRuntime
+    from .._interpreter.loop import FiberRuntime
 
 Release = Callable[[Any, Exit[Any, Any]], Any]
 Finalizer = Callable[[Exit[Any, Any]], Any] | tuple[Release | None, Any]

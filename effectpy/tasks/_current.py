@@ -16,7 +16,7 @@ from typing import Any, Final, Never, final
 from typing_extensions import TypeVar
 
 from .._core.exit import Exit, Success
-from .._core.fiber_runtime import FiberRuntime
+from .._interpreter.loop import FiberRuntime
 from ..effect import Effect
 from ..effect import _with_fiber as with_fiber
 from ..scope import Scope

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal, TypeAlias, TypedDict
 
 from .._core.exit import Exit, Failure
-from .._core.fiber_runtime import FiberRuntime
+from .._interpreter.loop import FiberRuntime
 
 TaskStatus: TypeAlias = Literal["created", "running", "completed", "failed", "cancelled"]
 """Where a task is in its life: created -> running -> completed | failed | cancelled."""

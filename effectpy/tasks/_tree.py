@@ -19,9 +19,10 @@ from typing import Any, Final, Generic, Literal, Never, TypeAlias, final, overlo
 
 from typing_extensions import TypeVar
 
-from .._core.exit import Exit, Failure, Success
-from .._core.fiber_runtime import FiberRef, FiberRuntime
-from .._core.ids import FiberId, InterruptReason, ParentDone, ScopeClosed
+from .._core.ids import FiberId, InterruptReason, ScopeClosed
+from .._core.refs import FiberRef
+from .._interpreter.loop import FiberRuntime
+from .._interpreter.supervise import WatchChild
 from ..effect import Effect
 from ..effect import _locally as locally
 from ..effect import _with_fiber as with_fiber
@@ -101,7 +102,7 @@ def run_task(
             return effect
         parent = cursor.node if cursor is not None and cursor.state is tree else None
         run = TaskRun(fiber, tree, parent, title, effect, meta, owner)
-        return Effect.async_(run.register)
+        return Effect.async_(run.register)  # type: ignore[arg-type]  # a node's register
 
     return with_fiber(start)
 
@@ -144,21 +145,11 @@ _Resume: TypeAlias = Callable[[Effect[Any, Any, Any]], None]
 """What `Effect.async_` hands a registration: call it once to wake the fiber."""
 
 
-class TaskRun:
-    """One run of a (non-shared) task: an ASYNC node's `register` and canceller."""
+class TaskRun(WatchChild):
+    """One run of a (non-shared) task: the waiting fiber's child runs the task's effect
+    (a `Supervised` run: an interruption stops the task and waits for it)."""
 
-    __slots__ = (
-        "_child",
-        "_effect",
-        "_fiber",
-        "_meta",
-        "_on_stopped",
-        "_owner",
-        "_parent",
-        "_resume",
-        "_state",
-        "_title",
-    )
+    __slots__ = ("_effect", "_meta", "_owner", "_parent", "_state", "_title")
 
     def __init__(
         self,
@@ -170,47 +161,18 @@ class TaskRun:
         meta: object,
         owner: str | None,
     ) -> None:
-        self._fiber = fiber
+        super().__init__(fiber)
         self._state = state
         self._parent = parent
         self._title = title
         self._effect = effect
         self._meta = meta
         self._owner = owner
-        self._child: FiberRuntime | None = None
-        self._resume: _Resume | None = None
-        self._on_stopped: _Resume | None = None
 
-    def register(self, resume: _Resume) -> Effect[None]:
+    def start(self) -> None:
         # The node is made here, not before parking: an interrupted fiber never gets here.
-        self._resume = resume
         node = self._state.add(self._parent, self._title, self._meta, self._owner)
-        child = _fork_task(self._fiber, self._state, node, self._effect, daemon=False)
-        self._child = child
-        child.add_observer(self._done)
-        return Effect.async_(self._stop)
-
-    def _done(self, exit: Exit[Any, Any]) -> None:
-        if self._on_stopped is not None:
-            self._on_stopped(Effect.unit())
-            return
-        resume = self._resume
-        assert resume is not None
-        if isinstance(exit, Success):
-            resume(Effect.succeed(exit.value))
-        else:
-            assert isinstance(exit, Failure)
-            resume(Effect.fail_cause(exit.cause))
-
-    def _stop(self, resume: _Resume) -> None:
-        """Canceller: the waiting fiber is interrupted; stop the task and wait for it."""
-        child = self._child
-        assert child is not None
-        if child.exit is not None:
-            resume(Effect.unit())
-            return
-        self._on_stopped = resume
-        child.interrupt_as(self._fiber.id, ParentDone(self._fiber.id))
+        self.start_child(_fork_task(self.fiber, self._state, node, self._effect, daemon=False))
 
 
 # -- public types -------------------------------------------------------------------------

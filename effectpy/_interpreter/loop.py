@@ -114,11 +114,11 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Final
 
-from . import opcodes as op
-from .cause import Cause, Die, Interrupt
-from .exit import Exit, Failure, Success
-from .ids import FiberId, InterruptReason, ParentDone, Shutdown, next_fiber_number
-from .opcodes import (  # bare names: one cached global load each in the loop
+from .._core import opcodes as op
+from .._core.cause import Cause, Die, Interrupt
+from .._core.exit import Exit, Failure, Success
+from .._core.ids import FiberId, InterruptReason, ParentDone, Shutdown, next_fiber_number
+from .._core.opcodes import (  # bare names: one cached global load each in the loop
     ACQUIRE_RELEASE,
     ADD_FINALIZER,
     ASYNC,
@@ -152,37 +152,13 @@ from .opcodes import (  # bare names: one cached global load each in the loop
     WITH_FIBER,
     YIELD,
 )
-from .scheduler import Scheduler
-from .scope import Finalizer, begin_close, finalize, init_scope, keys
-
-NEW: Final = -1
-"""Made, not started yet (`start` it): not yet a live fiber."""
-RUNNING: Final = 0
-"""In the scheduler's ready queue, or evaluating."""
-SUSPENDED: Final = 1
-"""Parked on an ASYNC node, waiting for its callback."""
-FINISHING: Final = 2
-"""Its effect has ended; waiting for its children to end."""
-DONE: Final = 3
-"""The `Exit` is published."""
+from .._core.refs import DONE, FINISHING, NEW, RUNNING, SUSPENDED, FiberRef
+from .._core.scheduler import Scheduler
+from .._core.scope import Finalizer, begin_close, finalize, init_scope, keys
+from ..effect import Effect
+from ..fiber import Fiber
 
 Observer = Callable[[Exit[Any, Any]], None]
-
-
-class FiberRef:
-    """A fiber-local variable: a key into each fiber's ref map, with an initial value.
-
-    A forked fiber starts with a copy of its parent's values.
-    """
-
-    __slots__ = ("initial", "name")
-
-    def __init__(self, initial: object, name: str = "FiberRef") -> None:
-        self.initial = initial
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"<FiberRef {self.name}>"
 
 
 _MISSING: Final = object()
@@ -190,11 +166,27 @@ _SUCCEEDED: Final[Any] = object()
 """`_exit` of a fiber that succeeded while nobody waited: its value is in `_cur`, its
 `Success` is made by `exit` when first asked for (most joins never need it)."""
 _new = object.__new__
-fiber_handle: Any = None
-"""The public `Fiber` class (set by `effectpy.fiber`): FORK's value is one (it has
-no `__init__`; its one slot, `_runtime`, is the child)."""
 _set_success_value: Final[Callable[[Any, Any], None]] = vars(Success)["value"].__set__
 _set_failure_cause: Final[Callable[[Any, Any], None]] = vars(Failure)["cause"].__set__
+
+
+Handler = Callable[["FiberRuntime", Any], Any]
+HANDLERS: Final[list[Handler | None]] = [None] * len(op.IS_COMPOSITE)
+"""Indexed by opcode: the function that runs a composite node the loop does not run
+inline (`handles`). It is given the fiber and the node, and returns the effect to
+evaluate next (it may push frames first)."""
+
+
+def handles(code: int) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the one handler of opcode `code`."""
+
+    def register(handler: Handler) -> Handler:
+        if HANDLERS[code] is not None:
+            raise RuntimeError(f"opcode {code} already has a handler: {HANDLERS[code]}")
+        HANDLERS[code] = handler
+        return handler
+
+    return register
 
 
 def _already_made(maker: object, effect: object, _: object) -> object:
@@ -693,7 +685,7 @@ class FiberRuntime:
                                 child._stack = []
                                 child._cur = cur.effect
                                 child._state = RUNNING
-                                child._interruptible = True
+                                child._interruptible = self._interruptible  # inherited
                                 child._interrupt_cause = None
                                 child._interrupt_pending = False
                                 child._exit = None
@@ -707,7 +699,7 @@ class FiberRuntime:
                                 scheduler.ready.append(child)  # `schedule`, inlined
                                 if not scheduler.drain_pending:
                                     scheduler.arrange_drain()
-                            value = fiber_handle()
+                            value = Fiber()
                             value._runtime = child
                         elif code is JOIN:
                             exit = cur.runtime._exit
@@ -1047,7 +1039,10 @@ class FiberRuntime:
             if not finalizers:
                 return _UNIT_NODE
             return _UninterruptibleNode(scope.run_in_parallel(finalizers, exit))
-        raise TypeError(f"{type(cur).__name__} {_short(cur)} is not an Effect")
+        handler = HANDLERS[code] if type(code) is int and 0 <= code < len(HANDLERS) else None
+        if handler is None or not isinstance(cur, Effect):
+            raise TypeError(f"{type(cur).__name__} {_short(cur)} is not an Effect")
+        return handler(self, cur)
 
     def _finalize_next(self, frame: _Finalizing) -> Any:
         """Run the next finalizers of a closing scope. A sync one runs at once (a thunk
@@ -1211,6 +1206,7 @@ class FiberRuntime:
         daemon: bool = False,
         refs: dict[FiberRef, object] | None = None,
         observer: Observer | None = None,
+        interruptible: bool | None = None,
     ) -> FiberRuntime:
         """Start `effect` in a new fiber: a supervised child, or a daemon (no parent).
         It starts with `refs` (default: this fiber's; see `refs`), and with `observer`
@@ -1219,7 +1215,13 @@ class FiberRuntime:
         two in step.)"""
         scheduler = self.scheduler
         parent = None if daemon else self
-        child = new_fiber(scheduler, parent, self.refs if refs is None else refs, scope=self.scope)
+        child = new_fiber(
+            scheduler,
+            parent,
+            self.refs if refs is None else refs,
+            scope=self.scope,
+            interruptible=self._interruptible if interruptible is None else interruptible,
+        )
         child._cur = effect
         child._state = RUNNING
         if observer is not None:
@@ -1240,6 +1242,7 @@ class FiberRuntime:
         daemon: bool = False,
         refs: dict[FiberRef, object] | None = None,
         scope: object = _MISSING,
+        interruptible: bool | None = None,
     ) -> FiberRuntime:
         """A new fiber that is not started yet: `start(effect)` it soon, since a
         supervising parent waits for its children to end. It starts with `refs` and in
@@ -1249,6 +1252,7 @@ class FiberRuntime:
             None if daemon else self,
             self.refs if refs is None else refs,
             scope=self.scope if scope is _MISSING else scope,
+            interruptible=self._interruptible if interruptible is None else interruptible,
         )
         if not daemon:
             if self.children is None:
@@ -1316,6 +1320,7 @@ def new_fiber(
     refs: dict[FiberRef, object] | None = None,
     name: str | None = None,
     scope: object = None,
+    interruptible: bool = True,
 ) -> FiberRuntime:
     """A fiber that is not started yet (`start` it): a root (no `parent`) or a child
     its parent does not know of yet. It starts with `refs` (default: none set; see
@@ -1330,7 +1335,7 @@ def new_fiber(
     fiber._stack = []
     fiber._cur = None
     fiber._state = NEW
-    fiber._interruptible = True
+    fiber._interruptible = interruptible
     fiber._interrupt_cause = None
     fiber._interrupt_pending = False
     fiber._exit = None

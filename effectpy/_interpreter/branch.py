@@ -21,16 +21,18 @@ from collections import deque
 from functools import partial
 from typing import Any, Final
 
-from .cause import Cause, Interrupt, combine_parallel
-from .exit import Exit, Failure, Success
-from .fiber_runtime import FiberRef, FiberRuntime, Resume, async_node, fail_node, succeed_node
-from .ids import ParentDone, SiblingFailed
+from .._core.cause import Cause, Interrupt, combine_parallel
+from .._core.exit import Exit, Failure, Success
+from .._core.ids import ParentDone, SiblingFailed
+from .._core.refs import FiberRef
+from .loop import FiberRuntime, fail_node, succeed_node
+from .supervise import UNIT, Supervised
 
 CURRENT_BRANCH: Final = FiberRef(None, "branch")
 
 
-class BranchRun:
-    """One run of `branch(entry)`; `register` is an ASYNC node's register."""
+class BranchRun(Supervised):
+    """One run of `branch(entry)` (a `Supervised` run)."""
 
     __slots__ = (
         "_causes",
@@ -40,15 +42,12 @@ class BranchRun:
         "_failing",
         "_limit",
         "_name",
-        "_on_stopped",
-        "_parent",
         "_pending",
-        "_resume",
         "_running",
     )
 
     def __init__(self, parent: FiberRuntime, entry: object, limit: int | None, name: str | None):
-        self._parent = parent
+        super().__init__(parent)
         self._entry = entry
         self._limit = limit
         self._name = name
@@ -58,29 +57,27 @@ class BranchRun:
         self._entry_exit: Exit[Any, Any] | None = None
         self._failing = False
         self._closed = False
-        self._resume: Resume | None = None
-        self._on_stopped: Resume | None = None
 
     @property
     def name(self) -> str | None:
         return self._name
 
-    def register(self, resume: Resume) -> object:
-        self._resume = resume
-        refs = dict(self._parent.refs)
+    def start(self) -> None:
+        refs = dict(self.fiber.refs)
         refs[CURRENT_BRANCH] = self
-        entry = self._parent.fork_child(self._entry, refs=refs)
+        entry = self.fiber.fork_child(self._entry, refs=refs)
         if self._name is not None:
             entry.rename(self._name)
         self._running[entry] = None
         entry.add_observer(partial(self._ended, True, entry))
-        return async_node(self._cancel)
 
     def spawn(self, spawner: FiberRuntime, effect: object) -> FiberRuntime:
         """Start `effect` as a process of this branch (from any of its fibers)."""
         if self._closed:
             raise RuntimeError("spawn: this branch has already converged; spawn inside it")
-        fiber = self._parent.new_child(refs=spawner.refs, scope=spawner.scope)
+        fiber = self.fiber.new_child(
+            refs=spawner.refs, scope=spawner.scope, interruptible=spawner.interruptible
+        )
         if self._failing:
             fiber.interrupt_as(spawner.id, SiblingFailed(spawner.id))
         elif self._limit is not None and self._spawned_running() >= self._limit:
@@ -118,7 +115,7 @@ class BranchRun:
         if self._failing:
             return
         self._failing = True
-        cause = Interrupt(self._parent.id, reason)
+        cause = Interrupt(self.fiber.id, reason)
         for other in list(self._running):
             other.interrupt_with(cause)
         for waiting, _ in self._pending:
@@ -126,23 +123,20 @@ class BranchRun:
 
     def _report(self) -> None:
         self._closed = True
-        if self._on_stopped is not None:
-            self._on_stopped(succeed_node(None))
-            return
-        assert self._resume is not None
-        if self._causes:
-            self._resume(fail_node(combine_parallel(self._causes)))
-            return
-        exit = self._entry_exit
-        assert isinstance(exit, Success)
-        self._resume(succeed_node(exit.value))
+        if self.stopping:
+            self.finish(UNIT)
+        elif self._causes:
+            self.finish(fail_node(combine_parallel(self._causes)))
+        else:
+            exit = self._entry_exit
+            assert isinstance(exit, Success)
+            self.finish(succeed_node(exit.value))
 
-    def _cancel(self, resume: Resume) -> None:
+    def stop(self) -> None:
         """The branch's fiber is interrupted: stop everything it owns, then report."""
-        self._on_stopped = resume
         if not self._failing:
             self._failing = True
-            cause = Interrupt(self._parent.id, ParentDone(self._parent.id))
+            cause = Interrupt(self.fiber.id, ParentDone(self.fiber.id))
             for other in list(self._running):
                 other.interrupt_with(cause)
             for waiting, _ in self._pending:
@@ -152,4 +146,4 @@ class BranchRun:
             self._launch(waiting, effect)
         if not self._running:
             self._closed = True
-            resume(succeed_node(None))
+            self.finish(UNIT)
