@@ -13,7 +13,7 @@ TYPE_DIRS = $(wildcard effectpy tests typings bench examples tools)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install lint typecheck typesafety pytest test demo bench docs gen-typing clean
+.PHONY: help install lint typecheck typesafety pytest test demo bench docs clean
 
 help:
 	@echo "make demo        run the showcase (examples/showcase.py)"
@@ -90,6 +90,7 @@ docs: $(STAMP)
 # The `pipe` overloads (effect.py, pointfree.py) and the data-last signatures of
 # pointfree.py are written by tools/gen_typing.py into marked blocks; `--check` diffs
 # instead (tests/test_generated_typing.py does the same).
+.PHONY: gen-typing
 gen-typing: $(STAMP)
 	$(BIN)/python tools/gen_typing.py
 
