@@ -8,8 +8,8 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
 # Source directories that are linted / type-checked, limited to those that exist.
-LINT_DIRS = $(wildcard effectpy tests typings bench examples)
-TYPE_DIRS = $(wildcard effectpy tests typings bench examples)
+LINT_DIRS = $(wildcard effectpy tests typings bench examples tools)
+TYPE_DIRS = $(wildcard effectpy tests typings bench examples tools)
 
 .DEFAULT_GOAL := help
 
@@ -25,6 +25,7 @@ help:
 	@echo "make pytest      the test suite"
 	@echo "make bench       benchmarks (python -m bench)"
 	@echo "make docs        build the documentation site (mkdocs --strict)"
+	@echo "make gen-typing  rewrite the generated pipe overloads and pointfree signatures"
 	@echo "make clean       remove the venv, caches and build output"
 
 # The venv is (re)installed only when pyproject.toml changes.
@@ -85,6 +86,13 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict
+
+# The `pipe` overloads (effect.py, pointfree.py) and the data-last signatures of
+# pointfree.py are written by tools/gen_typing.py into marked blocks; `--check` diffs
+# instead (tests/test_generated_typing.py does the same).
+.PHONY: gen-typing
+gen-typing: $(STAMP)
+	$(BIN)/python tools/gen_typing.py
 
 clean:
 	rm -rf $(VENV) build dist site *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1425,6 +1425,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         value: A_co = yield self
         return value
 
+    # --- BEGIN GENERATED: pipe overloads (tools/gen_typing.py) ---
     @overload
     def pipe(self, f1: Callable[[Effect[A_co, E_co, R_co]], _P1], /) -> _P1: ...
     @overload
@@ -1728,6 +1729,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         f20: Callable[[_P19], _P20],
         /,
     ) -> _P20: ...
+    # --- END GENERATED: pipe overloads ---
     def pipe(self, *fns: Callable[[Any], Any]) -> Any:
         """Apply functions left to right: `eff.pipe(f, g)` is `g(f(eff))`. Typed for up
         to 20 steps; use it with the data-last functions of `effectpy.pointfree`.

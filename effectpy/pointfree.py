@@ -80,6 +80,7 @@ __all__ = [
     "zip_with",
 ]
 
+# --- BEGIN GENERATED: type variables (tools/gen_typing.py) ---
 A = TypeVar("A")
 B = TypeVar("B")
 C = TypeVar("C")
@@ -112,26 +113,20 @@ _P17 = TypeVar("_P17")
 _P18 = TypeVar("_P18")
 _P19 = TypeVar("_P19")
 _P20 = TypeVar("_P20")
+# --- END GENERATED: type variables ---
 
 
+# --- BEGIN GENERATED: pipe overloads (tools/gen_typing.py) ---
 @overload
 def pipe(value: _P0, /) -> _P0: ...
-
-
 @overload
 def pipe(value: _P0, f1: Callable[[_P0], _P1], /) -> _P1: ...
-
-
 @overload
 def pipe(value: _P0, f1: Callable[[_P0], _P1], f2: Callable[[_P1], _P2], /) -> _P2: ...
-
-
 @overload
 def pipe(
     value: _P0, f1: Callable[[_P0], _P1], f2: Callable[[_P1], _P2], f3: Callable[[_P2], _P3], /
 ) -> _P3: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -141,8 +136,6 @@ def pipe(
     f4: Callable[[_P3], _P4],
     /,
 ) -> _P4: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -153,8 +146,6 @@ def pipe(
     f5: Callable[[_P4], _P5],
     /,
 ) -> _P5: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -166,8 +157,6 @@ def pipe(
     f6: Callable[[_P5], _P6],
     /,
 ) -> _P6: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -180,8 +169,6 @@ def pipe(
     f7: Callable[[_P6], _P7],
     /,
 ) -> _P7: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -195,8 +182,6 @@ def pipe(
     f8: Callable[[_P7], _P8],
     /,
 ) -> _P8: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -211,8 +196,6 @@ def pipe(
     f9: Callable[[_P8], _P9],
     /,
 ) -> _P9: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -228,8 +211,6 @@ def pipe(
     f10: Callable[[_P9], _P10],
     /,
 ) -> _P10: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -246,8 +227,6 @@ def pipe(
     f11: Callable[[_P10], _P11],
     /,
 ) -> _P11: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -265,8 +244,6 @@ def pipe(
     f12: Callable[[_P11], _P12],
     /,
 ) -> _P12: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -285,8 +262,6 @@ def pipe(
     f13: Callable[[_P12], _P13],
     /,
 ) -> _P13: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -306,8 +281,6 @@ def pipe(
     f14: Callable[[_P13], _P14],
     /,
 ) -> _P14: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -328,8 +301,6 @@ def pipe(
     f15: Callable[[_P14], _P15],
     /,
 ) -> _P15: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -351,8 +322,6 @@ def pipe(
     f16: Callable[[_P15], _P16],
     /,
 ) -> _P16: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -375,8 +344,6 @@ def pipe(
     f17: Callable[[_P16], _P17],
     /,
 ) -> _P17: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -400,8 +367,6 @@ def pipe(
     f18: Callable[[_P17], _P18],
     /,
 ) -> _P18: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -426,8 +391,6 @@ def pipe(
     f19: Callable[[_P18], _P19],
     /,
 ) -> _P19: ...
-
-
 @overload
 def pipe(
     value: _P0,
@@ -453,8 +416,7 @@ def pipe(
     f20: Callable[[_P19], _P20],
     /,
 ) -> _P20: ...
-
-
+# --- END GENERATED: pipe overloads ---
 def pipe(value: Any, /, *fns: Callable[[Any], Any]) -> Any:
     """Apply functions left to right: `pipe(x, f, g)` is `g(f(x))`.
 
@@ -468,6 +430,9 @@ def pipe(value: Any, /, *fns: Callable[[Any], Any]) -> Any:
     return result
 
 
+# The functions below mirror methods of `Effect`: tools/gen_typing.py (`make gen-typing`)
+# writes their signatures from the methods' in effect.py, and keeps their docstrings.
+# --- BEGIN GENERATED: data-last functions (tools/gen_typing.py) ---
 # -- sequencing -----------------------------------------------------------------------
 
 
@@ -645,9 +610,7 @@ def catch_all_cause(
     return lambda effect: effect.catch_all_cause(f)
 
 
-def or_else(
-    that: Effect[B, E2, R2],
-) -> Callable[[Effect[A, object, R]], Effect[A | B, E2, R | R2]]:
+def or_else(that: Effect[B, E2, R2]) -> Callable[[Effect[A, object, R]], Effect[A | B, E2, R | R2]]:
     """On a typed error, run `that` instead (`Effect.or_else`).
 
     >>> from effectpy import Effect, pipe, run_sync
@@ -694,9 +657,7 @@ def match(
 
 
 def match_effect(
-    *,
-    on_failure: Callable[[E], Effect[B, E2, R2]],
-    on_success: Callable[[A], Effect[C, E3, R3]],
+    *, on_failure: Callable[[E], Effect[B, E2, R2]], on_success: Callable[[A], Effect[C, E3, R3]]
 ) -> Callable[[Effect[A, E, R]], Effect[B | C, E2 | E3, R | R2 | R3]]:
     """Continue with an effect for either outcome (`Effect.match_effect`).
 
@@ -813,3 +774,6 @@ def uninterruptible() -> Callable[[Effect[A, E, R]], Effect[A, E, R]]:
     1
     """
     return lambda effect: effect.uninterruptible()
+
+
+# --- END GENERATED: data-last functions ---
