@@ -21,13 +21,9 @@ from conftest import (
     BODY_DEFECT,
     SEEDS,
     Latch,
-    Outcome,
-    each_outcome,
     each_seed,
-    expected_exit,
     run_interleaved,
     run_seeded,
-    run_wrapped,
     tight_recursion_limit,
     yields,
 )
@@ -48,7 +44,6 @@ from effectpy import (
     Failure,
     Fiber,
     FiberId,
-    Runtime,
     Scope,
     Sequential,
     Success,
@@ -63,7 +58,6 @@ A = TypeVar("A")
 
 FINALIZER_DEFECT = RuntimeError("defect in a sync finalizer")
 OTHER_FINALIZER_DEFECT = RuntimeError("defect in another sync finalizer")
-ACQUIRE_DEFECT = RuntimeError("defect in a sync acquire")
 
 
 def record(log: list[Any], entry: object) -> Effect[None]:
@@ -111,109 +105,6 @@ def only_defect(exit: Exit[Any, Any]) -> BaseException:
     [defect] = exit.cause.defects()
     assert exit == Failure(Die(defect))
     return defect
-
-
-# -- a sync acquire inside Effect.scoped ----------------------------------------------
-
-
-@each_outcome
-@pytest.mark.parametrize("seed", SEEDS[:10])
-def test_a_sync_acquire_is_released_exactly_once_with_the_exit_of_the_scoped_effect(
-    outcome: Outcome, seed: int
-) -> None:
-    log: list[Any] = []
-    released: list[tuple[str, Exit[Any, Any]]] = []
-    resource = Effect.acquire_release(sync_acquire(log, "conn"), recording_release(released))
-
-    exit, me = run_wrapped(
-        outcome,
-        lambda body: Effect.scoped(resource.and_then(record(log, "used")).and_then(body)),
-        seed,
-        success=Effect.sync(lambda: 1),  # a SYNC body, as the fast paths run it
-    )
-
-    assert exit == expected_exit(outcome, me)
-    assert log == ["acquire conn", "used"]
-    assert released == [("conn", exit)]
-
-
-def test_a_sync_acquire_gives_its_value_to_the_rest_and_releases_after_the_body() -> None:
-    log: list[Any] = []
-    resource = Effect.acquire_release(
-        sync_acquire(log, "conn"), lambda r, exit: record(log, f"release {r}")
-    )
-    program = Effect.scoped(resource.flat_map(lambda r: record(log, f"use {r}").as_(r.upper())))
-    assert run_sync(program) == "CONN"
-    assert log == ["acquire conn", "use conn", "release conn"]
-
-
-AcquireKind = Literal["sync", "succeed", "map", "flat_map", "suspend", "yield"]
-ACQUIRE_KINDS: list[AcquireKind] = ["sync", "succeed", "map", "flat_map", "suspend", "yield"]
-
-
-def acquire_of(kind: AcquireKind, log: list[Any], name: str) -> Effect[str]:
-    """An acquire of `name` built so that only `sync` takes the loop's inline path."""
-    acquires: dict[AcquireKind, Effect[str]] = {
-        "sync": sync_acquire(log, name),
-        "succeed": record(log, f"acquire {name}").and_then(Effect.succeed(name)),
-        "map": Effect.succeed(name).map(lambda n: logged(log, f"acquire {n}", n)),
-        "flat_map": Effect.unit().flat_map(lambda _: sync_acquire(log, name)),
-        "suspend": Effect.suspend(lambda: sync_acquire(log, name)),
-        "yield": Effect.yield_now().and_then(sync_acquire(log, name)),
-    }
-    return acquires[kind]
-
-
-@pytest.mark.parametrize("body_fails", [False, True], ids=["success", "failure"])
-@pytest.mark.parametrize("first_kind", ACQUIRE_KINDS)
-def test_releases_run_last_acquired_first_across_sync_and_non_sync_acquires(
-    first_kind: AcquireKind, body_fails: bool
-) -> None:
-    log: list[Any] = []
-
-    def resource(kind: AcquireKind, name: str) -> Effect[str, Never, Scope]:
-        return Effect.acquire_release(
-            acquire_of(kind, log, name), lambda r, exit: record(log, (f"release {r}", exit))
-        )
-
-    # Alternate the acquire kinds, starting with `first_kind`.
-    start = ACQUIRE_KINDS.index(first_kind)
-    names = [f"r{i}" for i in range(len(ACQUIRE_KINDS) + 2)]
-    chain: Effect[Any, Never, Scope] = Effect.unit()
-    for i, name in enumerate(names):
-        chain = chain.and_then(resource(ACQUIRE_KINDS[(start + i) % len(ACQUIRE_KINDS)], name))
-    failing: Effect[int, str] = Effect.fail("body failed")
-    body: Effect[int, str, Scope] = chain.and_then(failing if body_fails else Effect.succeed(7))
-
-    exit = run_sync_exit(Effect.scoped(body))
-
-    assert exit == (Failure(Fail("body failed")) if body_fails else Success(7))
-    acquired = [f"acquire {name}" for name in names]
-    released = [(f"release {name}", exit) for name in reversed(names)]
-    assert log == acquired + released
-
-
-def test_a_sync_acquire_that_raises_registers_no_release_and_the_others_are_released() -> None:
-    log: list[Any] = []
-    first = Effect.acquire_release(sync_acquire(log, "first"), recording_release(log))
-
-    def explode() -> str:
-        raise ACQUIRE_DEFECT
-
-    broken = Effect.acquire_release(Effect.sync(explode), recording_release(log))
-    after: Effect[None, Never, Scope] = record(log, "after the broken acquire")
-
-    exit = run_sync_exit(Effect.scoped(first.and_then(broken).and_then(after)))
-
-    assert exit == Failure(Die(ACQUIRE_DEFECT))
-    assert log == ["acquire first", ("first", exit)]
-
-
-def test_a_sync_acquire_in_an_uninterruptible_region_is_released_like_any_other() -> None:
-    released: list[Any] = []
-    resource = Effect.acquire_release(Effect.sync(lambda: "r"), recording_release(released))
-    assert run_sync(Effect.scoped(resource.uninterruptible())) == "r"
-    assert released == [("r", Success("r"))]
 
 
 # -- a model of every mix ---------------------------------------------------------------
@@ -342,35 +233,6 @@ def test_finalizers_added_to_an_effect_scoped_scope_while_it_closes_each_run_onc
     assert sorted(ran) == list(range(12))
 
 
-# -- acquire_release without an open scope --------------------------------------------
-
-
-@pytest.mark.parametrize("kind", ACQUIRE_KINDS)
-def test_acquire_release_outside_any_scope_is_a_defect_that_points_to_effect_scoped(
-    kind: AcquireKind,
-) -> None:
-    log: list[Any] = []
-    resource = Effect.acquire_release(acquire_of(kind, log, "r"), recording_release(log))
-
-    defect = only_defect(run_sync_exit(resource))  # type: ignore[arg-type]
-
-    assert isinstance(defect, LookupError)
-    assert "Effect.scoped" in str(defect)
-    assert log == []  # nothing acquired without a scope to release it in
-
-
-def test_acquire_release_after_a_top_level_effect_scoped_ended_has_no_scope_again() -> None:
-    log: list[Any] = []
-    resource = Effect.acquire_release(sync_acquire(log, "r"), recording_release(log))
-    program = Effect.scoped(Scope.get()).and_then(resource)
-
-    defect = only_defect(run_sync_exit(program))  # type: ignore[arg-type]
-
-    assert isinstance(defect, LookupError)
-    assert "Effect.scoped" in str(defect)
-    assert log == []
-
-
 # -- acquiring into a scope that is closed --------------------------------------------
 
 CLOSED_WITH: list[Exit[Any, Any]] = [Exit.unit(), Exit.fail("closed"), Exit.die(BODY_DEFECT)]
@@ -379,80 +241,12 @@ closed_with_each = pytest.mark.parametrize(
 )
 
 
-@closed_with_each
-@pytest.mark.parametrize("kind", ACQUIRE_KINDS)
-def test_acquiring_into_a_closed_scope_releases_at_once_with_the_stored_exit_and_returns_it(
-    kind: AcquireKind, closed_with: Exit[Any, Any]
-) -> None:
-    released: list[tuple[str, Exit[Any, Any]]] = []
-    resource = Effect.acquire_release(acquire_of(kind, [], "r"), recording_release(released))
-
-    @gen
-    def closer(scope: CloseableScope) -> Do[None]:
-        yield from scope.close(closed_with)
-
-    @gen
-    def program() -> Do[tuple[str, list[tuple[str, Exit[Any, Any]]], int]]:
-        scope = yield from Scope.make()
-        yield from (yield from closer(scope).fork()).join()  # closed by another fiber
-        value = yield from scope.extend(resource)
-        return value, list(released), scope.finalizer_count()
-
-    value, released_on_return, left = run_sync(program())
-    assert value == "r"
-    assert released_on_return == [("r", closed_with)]  # before `extend` returned
-    assert released == [("r", closed_with)]  # and only once
-    assert left == 0
-
-
-@each_seed
-def test_an_acquire_still_running_when_another_fiber_closes_the_scope_is_released_at_its_end(
-    seed: int,
-) -> None:
-    released: list[tuple[str, Exit[Any, Any]]] = []
-    started, gate = Latch(), Latch()
-    slow_acquire = started.open().and_then(gate.wait()).as_("r")
-    resource = Effect.acquire_release(slow_acquire, recording_release(released))
-    closed_with: Exit[None, str] = Exit.fail("closed")
-
-    @gen
-    def program() -> Do[tuple[str, list[tuple[str, Exit[Any, Any]]]]]:
-        scope = yield from Scope.make()
-        acquirer = yield from scope.extend(resource).fork()
-        yield from started.wait()
-        yield from scope.close(closed_with)
-        released_by_close = list(released)
-        yield from gate.open()
-        return (yield from acquirer.join()), released_by_close
-
-    value, released_by_close = run_seeded(program(), seed)
-    assert value == "r"
-    assert released_by_close == []
-    assert released == [("r", closed_with)]
-
-
 # -- bad input is refused when the effect is built ------------------------------------
 
 NOT_EFFECTS: list[Any] = [42, None, lambda: "resource", "resource"]
 each_not_effect = pytest.mark.parametrize(
     "not_effect", NOT_EFFECTS, ids=["int", "none", "function", "str"]
 )
-
-
-@each_not_effect
-def test_acquire_release_with_a_non_effect_acquire_is_a_type_error_when_built(
-    not_effect: Any,
-) -> None:
-    with pytest.raises(TypeError, match=r"Effect\.acquire_release expects an Effect"):
-        Effect.acquire_release(not_effect, lambda r, exit: Effect.unit())
-
-
-@each_not_effect
-def test_acquire_use_release_with_a_non_effect_acquire_is_a_type_error_when_built(
-    not_effect: Any,
-) -> None:
-    with pytest.raises(TypeError, match=r"Effect\.acquire_use_release expects an Effect"):
-        Effect.acquire_use_release(not_effect, Effect.succeed, lambda r, exit: Effect.unit())
 
 
 @each_not_effect
@@ -1246,37 +1040,6 @@ def test_debug_tree_shows_the_effect_scoped_scope_of_the_fiber_that_draws_it() -
         "scope sequential, 1 finalizer"
     ]
     assert len(after.splitlines()) == 1
-
-
-# -- the same guarantees under many scheduler orders ----------------------------------
-
-
-@each_seed
-def test_sync_acquires_in_many_fibers_sharing_a_scope_are_each_released_once(seed: int) -> None:
-    released: list[int] = []
-
-    def resource(i: int) -> Effect[int, Never, Scope]:
-        return Effect.acquire_release(
-            Effect.sync(lambda: i), lambda r, exit: Effect.sync(lambda: released.append(r))
-        )
-
-    @gen
-    def program() -> Do[list[int]]:
-        scope = yield from Scope.make()
-        fibers = []
-        for i in range(20):
-            fibers.append((yield from scope.extend(resource(i)).fork()))
-        yield from Effect.yield_now()
-        closer = yield from scope.close(Exit.unit()).fork()
-        values = []
-        for fiber in fibers:
-            values.append((yield from fiber.join()))
-        yield from closer.join()
-        return values
-
-    values = Runtime(seed=seed, budget=3).run_sync(program())
-    assert values == list(range(20))
-    assert sorted(released) == list(range(20))
 
 
 # -- the registry of user-made scopes (for debug_tree) ---------------------------------
