@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Literal, Never, TypeVar, cast
+from typing import Any, Literal, Never, TypeVar
 
 import pytest
 from conftest import (
@@ -28,7 +28,6 @@ from conftest import (
 )
 
 from effectpy import (
-    Clock,
     Deferred,
     Die,
     Do,
@@ -38,8 +37,6 @@ from effectpy import (
     Failure,
     FiberId,
     Scope,
-    Success,
-    TestClock,
     debug_tree,
     gen,
     run_sync,
@@ -87,225 +84,6 @@ def only_defect(exit: Exit[Any, Any]) -> BaseException:
     [defect] = exit.cause.defects()
     assert exit == Failure(Die(defect))
     return defect
-
-
-# -- failing finalizers ---------------------------------------------------------------
-
-# A finalizer function that returns something else than an effect: the defect must name
-# the function (its qualified name and where it is defined), whichever path ran it.
-
-
-def finalizer_returning_a_number(exit: Exit[Any, Any]) -> Effect[None]:
-    return cast(Effect[None], 42)
-
-
-def release_returning_a_number(resource: str, exit: Exit[Any, Any]) -> Effect[None]:
-    return cast(Effect[None], 42)
-
-
-def where(fn: Any) -> str:
-    code = fn.__code__
-    return f"{fn.__qualname__} ({code.co_filename}:{code.co_firstlineno})"
-
-
-BadPath = Literal[
-    "on_exit",
-    "scoped success, alone",
-    "scoped success, with another",
-    "scoped failure, alone",
-    "close, with another",
-    "added to a closed scope",
-]
-BAD_PATHS: list[BadPath] = [
-    "on_exit",
-    "scoped success, alone",
-    "scoped success, with another",
-    "scoped failure, alone",
-    "close, with another",
-    "added to a closed scope",
-]
-
-
-def run_bad_finalizer(path: BadPath, release: bool, log: list[str]) -> Exit[Any, Any]:
-    """Run a finalizer function that returns 42 along `path`: a release if `release`
-    (of `acquire_release`; for "on_exit", of `acquire_use_release`), else an
-    `add_finalizer_exit` (for "on_exit", an `on_exit`) function."""
-    register: Effect[Any, Never, Scope] = (
-        Effect.acquire_release(Effect.sync(lambda: "r"), release_returning_a_number)
-        if release
-        else Effect.add_finalizer(finalizer_returning_a_number)
-    )
-    other: Effect[None, Never, Scope] = Effect.add_finalizer(lambda _: record(log, "other ran"))
-    failing: Effect[int, str] = Effect.fail("body failed")
-    if path == "on_exit":
-        if release:
-            return run_sync_exit(
-                Effect.acquire_use_release(
-                    Effect.sync(lambda: "r"), Effect.succeed, release_returning_a_number
-                )
-            )
-        return run_sync_exit(Effect.succeed(1).on_exit(finalizer_returning_a_number))
-    if path == "scoped success, alone":
-        return run_sync_exit(Effect.scoped(register.as_(1)))
-    if path == "scoped success, with another":
-        return run_sync_exit(Effect.scoped(other.and_then(register).as_(1)))
-    if path == "scoped failure, alone":
-        return run_sync_exit(Effect.scoped(register.and_then(failing)))
-
-    @gen
-    def program() -> Do[None]:
-        scope = yield from Scope.make()
-        if path == "close, with another":
-            yield from scope.extend(other.and_then(register))
-            yield from scope.close(Exit.unit())
-        else:
-            yield from scope.close(Exit.unit())
-            yield from scope.extend(register)
-
-    return run_sync_exit(program())
-
-
-@pytest.mark.parametrize("release", [False, True], ids=["add_finalizer_exit or on_exit", "release"])
-@pytest.mark.parametrize("path", BAD_PATHS)
-def test_a_finalizer_function_returning_a_non_effect_is_a_type_error_that_names_it(
-    path: BadPath, release: bool
-) -> None:
-    log: list[str] = []
-    bad: Any = release_returning_a_number if release else finalizer_returning_a_number
-
-    exit = run_bad_finalizer(path, release, log)
-
-    assert isinstance(exit, Failure)
-    [defect] = exit.cause.defects()
-    assert isinstance(defect, TypeError)
-    message = str(defect)
-    assert message.startswith(where(bad)), message
-    assert "returned int 42, expected an Effect" in message
-    if "with another" in path:
-        assert log == ["other ran"]  # the other finalizer still ran
-
-
-# -- ensuring / on_exit with a sync finalizer after a success -------------------------
-
-
-def test_ensuring_a_sync_finalizer_that_raises_after_a_success_fails_with_its_die() -> None:
-    log: list[str] = []
-    program = Effect.sync(lambda: "value").ensuring(raising(FINALIZER_DEFECT))
-    exit = run_sync_exit(program.tap(lambda _: record(log, "after")))
-    assert exit == Failure(Die(FINALIZER_DEFECT))
-    assert log == []
-
-
-def test_on_exit_a_sync_finalizer_that_raises_after_a_success_fails_with_its_die() -> None:
-    seen: list[Exit[Any, Any]] = []
-
-    def finalizer(exit: Exit[str, Never]) -> Effect[None]:
-        return record(seen, exit).and_then(raising(FINALIZER_DEFECT))
-
-    # `record(...).and_then(raising(...))` is not a sync node; a lone sync one is:
-    def lone(exit: Exit[str, Never]) -> Effect[None]:
-        def run() -> None:
-            seen.append(exit)
-            raise FINALIZER_DEFECT
-
-        return Effect.sync(run)
-
-    assert run_sync_exit(Effect.succeed("v").on_exit(finalizer)) == Failure(Die(FINALIZER_DEFECT))
-    assert run_sync_exit(Effect.succeed("v").on_exit(lone)) == Failure(Die(FINALIZER_DEFECT))
-    assert seen == [Success("v"), Success("v")]
-
-
-def test_nested_sync_and_non_sync_finalizers_after_a_success_run_inside_out_and_keep_it() -> None:
-    log: list[str] = []
-    program = (
-        Effect.sync(lambda: "value")
-        .ensuring(record(log, "inner sync"))
-        .ensuring(Effect.yield_now().and_then(record(log, "middle")))
-        .on_exit(lambda exit: record(log, f"outer sync saw {exit}"))
-    )
-    assert run_sync(program) == "value"
-    assert log == ["inner sync", "middle", "outer sync saw Success(value='value')"]
-
-
-Guarded = Literal[
-    "ensuring", "on_exit", "scoped, one finalizer", "scoped, two finalizers", "bracket release"
-]
-GUARDED: list[Guarded] = [
-    "ensuring",
-    "on_exit",
-    "scoped, one finalizer",
-    "scoped, two finalizers",
-    "bracket release",
-]
-
-
-def guarded_success(how: Guarded, slow: Effect[None], log: list[str]) -> Effect[int]:
-    """An effect that succeeds with 1, then runs the non-sync finalizer `slow`."""
-    body: Effect[int] = Effect.sync(lambda: 1)
-    if how == "ensuring":
-        return body.ensuring(slow)
-    if how == "on_exit":
-        return body.on_exit(lambda _: slow)
-    if how == "scoped, one finalizer":
-        return Effect.scoped(Effect.add_finalizer(lambda _: slow).and_then(body))
-    if how == "scoped, two finalizers":
-        first = Effect.add_finalizer(lambda _: record(log, "other finalizer"))
-        return Effect.scoped(first.and_then(Effect.add_finalizer(lambda _: slow)).and_then(body))
-    return Effect.acquire_use_release(Effect.sync(lambda: "r"), lambda _: body, lambda r, e: slow)
-
-
-@pytest.mark.parametrize("how", GUARDED)
-@pytest.mark.parametrize("seed", SEEDS[:10])
-def test_a_non_sync_finalizer_after_a_success_is_not_stopped_by_an_interrupt(
-    how: Guarded, seed: int
-) -> None:
-    log: list[str] = []
-    entered = Latch()
-    slow = entered.open().and_then(Effect.sleep(5)).and_then(record(log, "finalizer done"))
-
-    @gen
-    def program() -> Do[tuple[Exit[int, Never] | None, list[str], Exit[int, Never], float]]:
-        fiber = yield from guarded_success(how, slow, log).fork()
-        yield from entered.wait()
-        yield from fiber.interrupt_fork()
-        yield from TestClock.adjust(4)
-        during = yield from fiber.poll()
-        log_during = list(log)
-        yield from TestClock.adjust(1)
-        exit = yield from fiber.await_()
-        return during, log_during, exit, (yield from Clock.now())
-
-    during, log_during, exit, now = run_seeded(TestClock.provide(program()), seed)
-    assert during is None
-    assert log_during == []
-    expected = ["finalizer done", "other finalizer"] if "two" in how else ["finalizer done"]
-    assert log == expected
-    assert isinstance(exit, Failure) and exit.cause.is_interrupted_only()
-    assert now == 5.0
-
-
-def test_a_non_sync_finalizer_waiting_on_a_deferred_after_a_success_is_not_stopped() -> None:
-    log: list[str] = []
-    entered = Latch()
-
-    @gen
-    def program() -> Do[tuple[Exit[str, Never] | None, Exit[str, Never]]]:
-        go_on = yield from Deferred[None].make()
-        cleanup = entered.open().and_then(go_on.await_()).and_then(record(log, "cleaned"))
-        fiber = yield from Effect.scoped(
-            Effect.add_finalizer(lambda _: cleanup).and_then(Effect.sync(lambda: "v"))
-        ).fork()
-        yield from entered.wait()
-        yield from fiber.interrupt_fork()
-        yield from Effect.yield_now().and_then(Effect.yield_now())
-        during = yield from fiber.poll()
-        yield from go_on.succeed(None)
-        return during, (yield from fiber.await_())
-
-    during, exit = run_sync(program())
-    assert during is None
-    assert log == ["cleaned"]
-    assert isinstance(exit, Failure) and exit.cause.is_interrupted_only()
 
 
 # -- and_then(effect) -----------------------------------------------------------------
