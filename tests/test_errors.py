@@ -114,6 +114,25 @@ def test_a_defect_is_the_very_exception_user_code_raised() -> None:
     assert the_defect(run_sync_exit(Effect.sync(fails))) is raised[0]
 
 
+# -- a failure skips what follows ----------------------------------------------------
+
+FirstStep = Literal["fail", "die", "raising sync", "interrupt"]
+
+
+@pytest.mark.parametrize("first", ["fail", "die", "raising sync", "interrupt"])
+def test_and_then_skips_the_second_effect_when_the_first_fails(first: FirstStep) -> None:
+    log: list[str] = []
+    firsts: dict[FirstStep, Effect[None, str]] = {
+        "fail": Effect.fail("first failed"),
+        "die": Effect.die(Boom("boom")),
+        "raising sync": Effect.sync(boom),
+        "interrupt": Effect.interrupt(),
+    }
+    exit = run_sync_exit(firsts[first].and_then(Effect.sync(lambda: log.append("second"))))
+    assert isinstance(exit, Failure)
+    assert log == []
+
+
 # -- attempt ----------------------------------------------------------------------------
 
 

@@ -14,18 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Literal, Never, TypeVar
-
-import pytest
-from conftest import (
-    BODY_DEFECT,
-    SEEDS,
-    Latch,
-    each_seed,
-    run_interleaved,
-    run_seeded,
-    tight_recursion_limit,
-)
+from typing import Any, TypeVar
 
 from effectpy import (
     Deferred,
@@ -33,14 +22,12 @@ from effectpy import (
     Do,
     Effect,
     Exit,
-    Fail,
     Failure,
     FiberId,
     Scope,
     debug_tree,
     gen,
     run_sync,
-    run_sync_exit,
 )
 
 A = TypeVar("A")
@@ -84,147 +71,6 @@ def only_defect(exit: Exit[Any, Any]) -> BaseException:
     [defect] = exit.cause.defects()
     assert exit == Failure(Die(defect))
     return defect
-
-
-# -- and_then(effect) -----------------------------------------------------------------
-
-HUNDRED_THOUSAND = 100_000
-
-
-def counting_steps(count: int, log: list[int], *, right: bool) -> Effect[None]:
-    """`count` sync steps (each logs its index) joined by `and_then(effect)`, nested
-    on the left (`((s0 >> s1) >> s2) ...`) or on the right (`s0 >> (s1 >> ...)`)."""
-    steps = [Effect.sync(lambda i=i: log.append(i)) for i in range(count)]  # type: ignore[misc]
-    if right:
-        chain = steps[-1]
-        for step in reversed(steps[:-1]):
-            chain = step.and_then(chain)
-        return chain
-    chain = steps[0]
-    for step in steps[1:]:
-        chain = chain.and_then(step)
-    return chain
-
-
-@pytest.mark.parametrize("right", [False, True], ids=["left-nested", "right-nested"])
-def test_a_hundred_thousand_and_thens_run_in_order_in_constant_stack(right: bool) -> None:
-    log: list[int] = []
-    chain = counting_steps(HUNDRED_THOUSAND, log, right=right).and_then(Effect.succeed("end"))
-    with tight_recursion_limit():
-        assert run_sync(chain) == "end"
-    assert log == list(range(HUNDRED_THOUSAND))
-
-
-@pytest.mark.parametrize("right", [False, True], ids=["left-nested", "right-nested"])
-def test_a_hundred_thousand_and_thens_of_plain_values_run_in_constant_stack(right: bool) -> None:
-    steps = [Effect.succeed(i) for i in range(HUNDRED_THOUSAND)]
-    chain = steps[-1] if right else steps[0]
-    for step in reversed(steps[:-1]) if right else steps[1:]:
-        chain = step.and_then(chain) if right else chain.and_then(step)
-    with tight_recursion_limit():
-        assert run_sync(chain) == HUNDRED_THOUSAND - 1
-
-
-@pytest.mark.parametrize("right", [False, True], ids=["left-nested", "right-nested"])
-def test_a_failure_in_a_long_and_then_chain_skips_the_rest_in_constant_stack(right: bool) -> None:
-    log: list[int] = []
-    half = HUNDRED_THOUSAND // 2
-    failing: Effect[None, str] = Effect.fail("stop")
-    first, second = counting_steps(half, log, right=right), counting_steps(half, [], right=right)
-    chain = (
-        first.and_then(failing).and_then(second)
-        if not right
-        else first.and_then(failing.and_then(second))
-    )
-    with tight_recursion_limit():
-        exit = run_sync_exit(chain)
-    assert exit == Failure(Fail("stop"))
-    assert log == list(range(half))
-
-
-FirstStep = Literal["fail", "die", "raising sync", "interrupt"]
-
-
-@pytest.mark.parametrize("first", ["fail", "die", "raising sync", "interrupt"])
-def test_a_failed_first_step_skips_the_second(first: FirstStep) -> None:
-    log: list[str] = []
-    firsts: dict[FirstStep, Effect[None, str]] = {
-        "fail": Effect.fail("first failed"),
-        "die": Effect.die(BODY_DEFECT),
-        "raising sync": raising(BODY_DEFECT),
-        "interrupt": Effect.interrupt(),
-    }
-    exit = run_sync_exit(firsts[first].and_then(record(log, "second")))
-    assert isinstance(exit, Failure)
-    assert log == []
-
-
-@each_seed
-def test_an_interrupt_while_parked_between_and_then_steps_stops_the_chain(seed: int) -> None:
-    log: list[str] = []
-    started, gate = Latch(), Latch()
-    chain = (
-        record(log, "first")
-        .and_then(started.open())
-        .and_then(gate.wait())
-        .and_then(record(log, "second"))
-    )
-
-    @gen
-    def program() -> Do[Exit[None, Never]]:
-        fiber = yield from chain.fork()
-        yield from started.wait()
-        exit = yield from fiber.interrupt()
-        yield from gate.open()
-        return exit
-
-    exit = run_seeded(program(), seed)
-    assert isinstance(exit, Failure) and exit.cause.is_interrupted_only()
-    assert log == ["first"]
-
-
-@pytest.mark.parametrize("right", [False, True], ids=["left-nested", "right-nested"])
-@pytest.mark.parametrize("seed", SEEDS[:8])
-def test_an_interrupt_stops_a_long_and_then_chain_of_sync_steps_midway(
-    right: bool, seed: int
-) -> None:
-    # No step parks: the interrupt lands when the chain's fiber gives way at the end of
-    # its op budget, which `and_then` steps must use up like any other op.
-    log: list[int] = []
-    started = Latch()
-    chain = started.open().and_then(counting_steps(HUNDRED_THOUSAND, log, right=right))
-
-    @gen
-    def program() -> Do[Exit[None, Never]]:
-        fiber = yield from chain.fork()
-        yield from started.wait()
-        return (yield from fiber.interrupt())
-
-    exit = run_interleaved(program(), seed)
-    assert isinstance(exit, Failure) and exit.cause.is_interrupted_only()
-    assert len(log) < HUNDRED_THOUSAND
-    assert log == list(range(len(log)))
-
-
-@pytest.mark.parametrize("seed", SEEDS[:8])
-def test_an_interrupt_stops_a_long_chain_of_and_thens_after_plain_values(seed: int) -> None:
-    # `succeed(x).and_then(rest)` goes straight on to `rest`: that shortcut too must
-    # count against the op budget, or such a chain would never give way.
-    log: list[str] = []
-    started = Latch()
-    chain: Effect[None] = record(log, "end")
-    for i in range(HUNDRED_THOUSAND):
-        chain = Effect.succeed(i).and_then(chain)
-
-    @gen
-    def program() -> Do[Exit[None, Never]]:
-        fiber = yield from started.open().and_then(chain).fork()
-        yield from started.wait()
-        return (yield from fiber.interrupt())
-
-    exit = run_interleaved(program(), seed)
-    assert isinstance(exit, Failure) and exit.cause.is_interrupted_only()
-    assert log == []
 
 
 # -- debug_tree -----------------------------------------------------------------------
