@@ -22,11 +22,13 @@ from effectpy import (
     Die,
     Do,
     Effect,
+    ExecutionStrategy,
     Exit,
     Fail,
     Failure,
     Interrupt,
     Parallel,
+    Runtime,
     Scope,
     Sequential,
     Success,
@@ -325,6 +327,49 @@ def test_the_type_error_for_a_non_effect_names_a_nested_function_by_qualname() -
     assert isinstance(defect, TypeError)
     assert make_next.__qualname__ in str(defect)
     assert "<locals>" in make_next.__qualname__
+
+
+NOT_EFFECTS: list[tuple[object, str]] = [
+    (object(), "expected an Effect"),
+    (42, "expected an Effect"),
+    ("effect", "expected an Effect"),
+    # A scope is something effects work with, not an effect.
+    (Scope(ExecutionStrategy.sequential), "is not an Effect"),
+]
+
+
+@pytest.mark.parametrize(("bad", "message"), NOT_EFFECTS, ids=lambda v: type(v).__name__)
+def test_running_something_that_is_not_an_effect_is_a_type_error_defect(
+    bad: object, message: str
+) -> None:
+    not_an_effect: Any = bad
+    exit = run_sync_exit(Effect.unit().flat_map(lambda _: not_an_effect))
+    assert isinstance(exit, Failure)
+    [defect] = exit.cause.defects()
+    assert isinstance(defect, TypeError)
+    assert message in str(defect)
+
+
+def returns_a_str(_: object) -> Any:
+    return "not an effect"
+
+
+@pytest.mark.parametrize("budget", [1, 2, 3, 256, 257])
+def test_a_function_returning_a_non_effect_is_named_wherever_the_op_budget_runs_out(
+    budget: int,
+) -> None:
+    # Steps before it shift where the fiber gives way to the others: the non-effect must
+    # be refused, naming the function that made it, at every alignment.
+    for syncs in range(4):
+        effect: Effect[None] = Effect.unit()
+        for _ in range(syncs):
+            effect = Effect.sync(lambda: None).and_then(effect)
+        exit = Runtime(budget=budget).run_sync_exit(effect.flat_map(returns_a_str))
+        assert isinstance(exit, Failure)
+        [defect] = exit.cause.defects()
+        assert isinstance(defect, TypeError)
+        assert f"{returns_a_str.__qualname__} (" in str(defect)
+        assert "returned str 'not an effect', expected an Effect" in str(defect)
 
 
 def builds_around_a_non_effect(*_: object) -> Effect[None]:
