@@ -4,6 +4,9 @@
 scope, which gives it the scope's exit; `acquire_use_release` releases right after
 `use` (which is interruptible); fibers forked into a scope are interrupted (reason
 `ScopeClosed`) and awaited when it closes.
+
+The runtime may run a lone `Effect.sync` acquire or release as one atomic step: the
+tests that build them run both ways (`each_path`, in conftest).
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ exit the scope closed with; failures are combined and none is lost.
 The reference is Effect-TS v3 `Scope`: `close` is idempotent, a finalizer added to a
 closed scope runs at once, a child scope (`fork`) closes with its parent unless it was
 closed first, and `extend`/`use` provide a scope without/with closing it.
+
+The runtime may run a lone `Effect.sync` finalizer (or acquire) on the spot as the
+scope closes: the tests that build them run both ways (`each_path`, in conftest).
 """
 
 from __future__ import annotations
