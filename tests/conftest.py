@@ -11,6 +11,10 @@
 * `Outcome` / `each_outcome`, `body_for`, `expected_exit`, `run_wrapped`: a body that
   succeeds, fails, dies or is interrupted, wrapped in what a test checks (finalizers,
   scopes, resources), and the exit it must end with.
+* `Path` / `each_path`, `on_path`: build an acquire, a release, a finalizer or a body
+  as a single `Effect.sync` or as a longer effect, so a test checks its guarantee both
+  ways; `Step` / `each_step`, `and_then_chain`: a long `and_then` chain of plain values
+  or of steps along either path.
 * `stack_depth`, `tight_recursion_limit`: prove a long chain runs without one Python
   frame per step.
 * `seen_with_spawns_waiting`: look at a runtime while spawned fibers wait for a slot.
@@ -258,6 +262,62 @@ def run_wrapped(
         return exit, (yield from Effect.fiber_id())
 
     return run_seeded(program(), seed)
+
+
+# -- one step, or a longer effect ----------------------------------------------------------
+
+Path = Literal["sync", "effectful"]
+PATHS: Final[list[Path]] = ["sync", "effectful"]
+each_path = pytest.mark.parametrize("path", PATHS)
+"""Run a test once per way of building the effects it hands to what it checks (an
+acquire, a release, a finalizer, a body): `def test_x(path: Path) -> None`, with
+`on_path(path, ...)`. The runtime may run a lone `Effect.sync` on the spot, as one
+atomic step (an acquire, a finalizer); a longer effect it runs the general way. A
+guarantee must hold both ways."""
+
+
+def on_path(path: Path, thunk: Callable[[], A]) -> Effect[A]:
+    """An effect that calls `thunk` once and gives its value (or dies with what it
+    raises): `Effect.sync(thunk)` on the "sync" path; on the "effectful" path, the same
+    call made after a `yield_now`, so the effect takes more than one step and gives way
+    to the other fibers before its thunk runs."""
+    if path == "sync":
+        return Effect.sync(thunk)
+    return Effect.yield_now().and_then(Effect.sync(thunk))
+
+
+Step = Literal["plain value", "sync", "effectful"]
+STEPS: Final[list[Step]] = ["plain value", *PATHS]
+each_step = pytest.mark.parametrize("step", STEPS)
+"""Run a test once per kind of step of a chain: `def test_x(step: Step) -> None`."""
+
+
+def and_then_chain(step: Step, count: int, log: list[int], *, right: bool) -> Effect[int]:
+    """`count` steps joined by `and_then`, nested on the left (`((s0 >> s1) >> s2) ...`)
+    or on the right (`s0 >> (s1 >> ...)`); its value is the last step's. Step `i` is
+    `Effect.succeed(i)` (a plain value, which the runtime may go past at once), or an
+    effect along the "sync" or "effectful" path that appends `i` to `log` and gives it."""
+
+    def make(i: int) -> Effect[int]:
+        if step == "plain value":
+            return Effect.succeed(i)
+
+        def run() -> int:
+            log.append(i)
+            return i
+
+        return on_path(step, run)
+
+    steps = [make(i) for i in range(count)]
+    if right:
+        chain = steps[-1]
+        for each in reversed(steps[:-1]):
+            chain = each.and_then(chain)
+        return chain
+    chain = steps[0]
+    for each in steps[1:]:
+        chain = chain.and_then(each)
+    return chain
 
 
 # -- stack depth ----------------------------------------------------------------------------

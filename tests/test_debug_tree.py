@@ -10,9 +10,10 @@ import re
 from typing import Never
 
 import pytest
-from conftest import Latch, seen_with_spawns_waiting
+from conftest import Latch, Path, each_path, on_path, seen_with_spawns_waiting
 
 from effectpy import (
+    Deferred,
     Do,
     Effect,
     ExecutionStrategy,
@@ -231,6 +232,93 @@ def test_a_closed_scope_and_its_fibers_are_gone() -> None:
     before, after = run_sync(program())
     assert "scope 'closed'" in before and "(owned)" in before
     assert after.splitlines()[1:] == ["└── scope 'kept' sequential, 0 finalizers"]
+
+
+@each_path
+def test_a_parked_fibers_effect_scoped_scopes_are_drawn_until_they_close(path: Path) -> None:
+    @gen
+    def program() -> Do[tuple[str, str, str, FiberId]]:
+        inside = yield from Deferred[None].make()
+        after = yield from Deferred[None].make()
+        entered, left = Latch(), Latch()  # opened just before the worker parks
+        resource = Effect.acquire_release(
+            on_path(path, lambda: "r"), lambda r, e: on_path(path, lambda: None)
+        )
+        extra = Effect.add_finalizer(lambda _: on_path(path, lambda: None))
+        nested = Effect.scoped(extra.and_then(entered.open()).and_then(inside.await_()))
+        worker = (
+            Effect.scoped(resource.and_then(extra).and_then(extra).and_then(nested))
+            .and_then(left.open())
+            .and_then(after.await_())
+            .named("worker")
+        )
+        fiber = yield from worker.fork()
+        yield from entered.wait()
+        parked = yield from debug_tree()
+        yield from inside.succeed(None)
+        yield from left.wait()
+        closed = yield from debug_tree()
+        yield from after.succeed(None)
+        yield from fiber.join()
+        done = yield from debug_tree()
+        return parked, closed, done, fiber.id
+
+    parked, closed, done, worker = run_sync(program())
+    assert [strip_guides(line) for line in parked.splitlines()[1:]] == [
+        f"fiber {worker} suspended",
+        "scope sequential, 3 finalizers",
+        "scope sequential, 1 finalizer",
+    ]
+    assert [strip_guides(line) for line in closed.splitlines()[1:]] == [f"fiber {worker} suspended"]
+    assert len(done.splitlines()) == 1
+
+
+@each_path
+def test_the_effect_scoped_scope_of_the_fiber_that_draws_the_tree_is_drawn(path: Path) -> None:
+    resource = Effect.acquire_release(
+        on_path(path, lambda: "r"), lambda r, e: on_path(path, lambda: None)
+    )
+    inside = run_sync(Effect.scoped(resource.and_then(debug_tree())))
+    after = run_sync(Effect.scoped(resource).and_then(debug_tree()))
+    assert [strip_guides(line) for line in inside.splitlines()[1:]] == [
+        "scope sequential, 1 finalizer"
+    ]
+    assert len(after.splitlines()) == 1
+
+
+def test_an_open_scope_made_by_user_code_is_still_drawn_after_many_were_dropped() -> None:
+    # Scopes made with `Scope.make` are tracked weakly, and the dead ones pruned from
+    # time to time: an open one must outlive every pruning.
+    @gen
+    def program() -> Do[str]:
+        kept = yield from Scope.make(name="kept")
+        yield from Effect.for_each(range(1_000), lambda _: Scope.make().as_unit())
+        tree = yield from debug_tree()
+        yield from kept.close(Exit.unit())
+        return tree
+
+    tree = run_sync(program())
+    assert [strip_guides(line) for line in tree.splitlines()[1:]] == [
+        "scope 'kept' sequential, 0 finalizers"
+    ]
+
+
+def test_scopes_user_code_drops_or_closes_do_not_pile_up_in_the_registry() -> None:
+    # Nothing public shows how many dead scopes are still tracked: this reads the
+    # registry itself.
+    from effectpy._core import scope as core
+
+    def make_and_drop(left: int) -> Effect[None]:
+        if left == 0:
+            return Effect.unit()
+        closed_or_dropped = Scope.make().flat_map(
+            lambda scope: scope.close(Exit.unit()) if left % 2 else Effect.unit()
+        )
+        return closed_or_dropped.and_then(Effect.suspend(lambda: make_and_drop(left - 1)))
+
+    run_sync(make_and_drop(5_000))
+    # Pruned as the list doubles: bounded by the scopes still open (none), not by 5,000.
+    assert len(core._user_scopes) < 200
 
 
 # -- formats ------------------------------------------------------------------------------

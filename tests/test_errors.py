@@ -10,23 +10,29 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from typing import Any, Never, cast
+from typing import Any, Literal, Never, cast
 
 import pytest
+from conftest import Path, each_path, on_path
 from returns.result import Failure as ResultFailure
 from returns.result import Success as ResultSuccess
 
 from effectpy import (
     Cause,
     Die,
+    Do,
     Effect,
+    ExecutionStrategy,
     Exit,
     Fail,
     Failure,
     Interrupt,
     Parallel,
+    Runtime,
+    Scope,
     Sequential,
     Success,
+    gen,
     run_sync,
     run_sync_exit,
 )
@@ -108,6 +114,25 @@ def test_a_defect_is_the_very_exception_user_code_raised() -> None:
         raise error
 
     assert the_defect(run_sync_exit(Effect.sync(fails))) is raised[0]
+
+
+# -- a failure skips what follows ----------------------------------------------------
+
+FirstStep = Literal["fail", "die", "raising sync", "interrupt"]
+
+
+@pytest.mark.parametrize("first", ["fail", "die", "raising sync", "interrupt"])
+def test_and_then_skips_the_second_effect_when_the_first_fails(first: FirstStep) -> None:
+    log: list[str] = []
+    firsts: dict[FirstStep, Effect[None, str]] = {
+        "fail": Effect.fail("first failed"),
+        "die": Effect.die(Boom("boom")),
+        "raising sync": Effect.sync(boom),
+        "interrupt": Effect.interrupt(),
+    }
+    exit = run_sync_exit(firsts[first].and_then(Effect.sync(lambda: log.append("second"))))
+    assert isinstance(exit, Failure)
+    assert log == []
 
 
 # -- attempt ----------------------------------------------------------------------------
@@ -304,6 +329,49 @@ def test_the_type_error_for_a_non_effect_names_a_nested_function_by_qualname() -
     assert "<locals>" in make_next.__qualname__
 
 
+NOT_EFFECTS: list[tuple[object, str]] = [
+    (object(), "expected an Effect"),
+    (42, "expected an Effect"),
+    ("effect", "expected an Effect"),
+    # A scope is something effects work with, not an effect.
+    (Scope(ExecutionStrategy.sequential), "is not an Effect"),
+]
+
+
+@pytest.mark.parametrize(("bad", "message"), NOT_EFFECTS, ids=lambda v: type(v).__name__)
+def test_running_something_that_is_not_an_effect_is_a_type_error_defect(
+    bad: object, message: str
+) -> None:
+    not_an_effect: Any = bad
+    exit = run_sync_exit(Effect.unit().flat_map(lambda _: not_an_effect))
+    assert isinstance(exit, Failure)
+    [defect] = exit.cause.defects()
+    assert isinstance(defect, TypeError)
+    assert message in str(defect)
+
+
+def returns_a_str(_: object) -> Any:
+    return "not an effect"
+
+
+@pytest.mark.parametrize("budget", [1, 2, 3, 256, 257])
+def test_a_function_returning_a_non_effect_is_named_wherever_the_op_budget_runs_out(
+    budget: int,
+) -> None:
+    # Steps before it shift where the fiber gives way to the others: the non-effect must
+    # be refused, naming the function that made it, at every alignment.
+    for syncs in range(4):
+        effect: Effect[None] = Effect.unit()
+        for _ in range(syncs):
+            effect = Effect.sync(lambda: None).and_then(effect)
+        exit = Runtime(budget=budget).run_sync_exit(effect.flat_map(returns_a_str))
+        assert isinstance(exit, Failure)
+        [defect] = exit.cause.defects()
+        assert isinstance(defect, TypeError)
+        assert f"{returns_a_str.__qualname__} (" in str(defect)
+        assert "returned str 'not an effect', expected an Effect" in str(defect)
+
+
 def builds_around_a_non_effect(*_: object) -> Effect[None]:
     """An effect node whose inner effect is not one (a method called unbound)."""
     return Effect.flat_map(cast(Any, 42), lambda _: Effect.unit())
@@ -331,6 +399,106 @@ def test_an_effect_built_around_a_non_effect_dies_naming_the_function_that_built
     assert isinstance(defect, TypeError)
     assert str(defect).startswith(f"{builds_around_a_non_effect.__qualname__} (")
     assert "built an effect around int 42 where an Effect was expected" in str(defect)
+
+
+# A finalizer function that returns something else than an effect: the defect must name
+# the function (its qualified name and where it is defined), wherever it ran.
+
+
+def finalizer_returning_a_number(exit: Exit[Any, Any]) -> Effect[None]:
+    return cast(Effect[None], 42)
+
+
+def release_returning_a_number(resource: str, exit: Exit[Any, Any]) -> Effect[None]:
+    return cast(Effect[None], 42)
+
+
+def where(fn: Any) -> str:
+    code = fn.__code__
+    return f"{fn.__qualname__} ({code.co_filename}:{code.co_firstlineno})"
+
+
+FinalizerSite = Literal[
+    "on_exit",
+    "scoped success, alone",
+    "scoped success, with another",
+    "scoped failure, alone",
+    "close, with another",
+    "added to a closed scope",
+]
+FINALIZER_SITES: list[FinalizerSite] = [
+    "on_exit",
+    "scoped success, alone",
+    "scoped success, with another",
+    "scoped failure, alone",
+    "close, with another",
+    "added to a closed scope",
+]
+
+
+def run_bad_finalizer(
+    site: FinalizerSite, release: bool, log: list[str], path: Path
+) -> Exit[Any, Any]:
+    """Run a finalizer function that returns 42 at `site`: a release if `release` (of
+    `acquire_release`; for "on_exit", of `acquire_use_release`), else an
+    `add_finalizer_exit` (for "on_exit", an `on_exit`) function. The acquire, the body
+    of `on_exit` and the other finalizer are built along `path`."""
+    register: Effect[Any, Never, Scope] = (
+        Effect.acquire_release(on_path(path, lambda: "r"), release_returning_a_number)
+        if release
+        else Effect.add_finalizer(finalizer_returning_a_number)
+    )
+    other: Effect[None, Never, Scope] = Effect.add_finalizer(
+        lambda _: on_path(path, lambda: log.append("other ran"))
+    )
+    failing: Effect[int, str] = Effect.fail("body failed")
+    if site == "on_exit":
+        if release:
+            return run_sync_exit(
+                Effect.acquire_use_release(
+                    on_path(path, lambda: "r"), Effect.succeed, release_returning_a_number
+                )
+            )
+        return run_sync_exit(on_path(path, lambda: 1).on_exit(finalizer_returning_a_number))
+    if site == "scoped success, alone":
+        return run_sync_exit(Effect.scoped(register.as_(1)))
+    if site == "scoped success, with another":
+        return run_sync_exit(Effect.scoped(other.and_then(register).as_(1)))
+    if site == "scoped failure, alone":
+        return run_sync_exit(Effect.scoped(register.and_then(failing)))
+
+    @gen
+    def program() -> Do[None]:
+        scope = yield from Scope.make()
+        if site == "close, with another":
+            yield from scope.extend(other.and_then(register))
+            yield from scope.close(Exit.unit())
+        else:
+            yield from scope.close(Exit.unit())
+            yield from scope.extend(register)
+
+    return run_sync_exit(program())
+
+
+@each_path
+@pytest.mark.parametrize("release", [False, True], ids=["add_finalizer_exit or on_exit", "release"])
+@pytest.mark.parametrize("site", FINALIZER_SITES)
+def test_a_finalizer_function_returning_a_non_effect_is_a_type_error_that_names_it(
+    site: FinalizerSite, release: bool, path: Path
+) -> None:
+    log: list[str] = []
+    bad: Any = release_returning_a_number if release else finalizer_returning_a_number
+
+    exit = run_bad_finalizer(site, release, log, path)
+
+    assert isinstance(exit, Failure)
+    [defect] = exit.cause.defects()
+    assert isinstance(defect, TypeError)
+    message = str(defect)
+    assert message.startswith(where(bad)), message
+    assert "returned int 42, expected an Effect" in message
+    if "with another" in site:
+        assert log == ["other ran"]  # the other finalizer still ran
 
 
 # -- finalizer failures are kept ------------------------------------------------------

@@ -6,7 +6,7 @@ effect's (`Cause.sequential`), never dropped and never in place of it.
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Any, Literal, Never, cast
 
 import pytest
 from conftest import (
@@ -14,10 +14,13 @@ from conftest import (
     SEEDS,
     Latch,
     Outcome,
+    Path,
     Wrap,
     each_outcome,
+    each_path,
     each_seed,
     expected_exit,
+    on_path,
     run_seeded,
     run_wrapped,
     yields,
@@ -26,6 +29,7 @@ from conftest import (
 from effectpy import (
     Cause,
     Clock,
+    Deferred,
     Die,
     Do,
     Effect,
@@ -53,6 +57,15 @@ OUTER_FINALIZER_DEFECT = RuntimeError("defect in the outer finalizer")
 
 def record(log: list[Any], entry: object) -> Effect[None]:
     return Effect.sync(lambda: log.append(entry))
+
+
+def raising(error: BaseException, path: Path) -> Effect[None]:
+    """An effect along `path` whose thunk raises `error` (not an `Effect.die`)."""
+
+    def run() -> None:
+        raise error
+
+    return on_path(path, run)
 
 
 def body_cause(outcome: Outcome, interruptor: FiberId) -> Cause[str]:
@@ -168,6 +181,34 @@ def test_on_exit_keeps_a_failing_finalizers_defect_after_a_success() -> None:
     assert exit == Failure(Die(FINALIZER_DEFECT))
 
 
+@each_path
+def test_ensuring_fails_with_the_die_of_a_finalizer_that_raises_after_a_success(
+    path: Path,
+) -> None:
+    log: list[str] = []
+    program = on_path(path, lambda: "value").ensuring(raising(FINALIZER_DEFECT, path))
+    exit = run_sync_exit(program.tap(lambda _: record(log, "after")))
+    assert exit == Failure(Die(FINALIZER_DEFECT))
+    assert log == []  # what follows does not run
+
+
+@each_path
+def test_on_exit_fails_with_the_die_of_a_finalizer_that_raises_after_a_success(
+    path: Path,
+) -> None:
+    seen: list[Exit[Any, Any]] = []
+
+    def finalizer(exit: Exit[str, Never]) -> Effect[None]:
+        def run() -> None:
+            seen.append(exit)
+            raise FINALIZER_DEFECT
+
+        return on_path(path, run)
+
+    assert run_sync_exit(Effect.succeed("v").on_exit(finalizer)) == Failure(Die(FINALIZER_DEFECT))
+    assert seen == [Success("v")]
+
+
 def test_on_error_keeps_its_finalizers_defect_after_the_error() -> None:
     failing: Effect[int, str] = Effect.fail("body failed")
     exit = run_sync_exit(failing.on_error(lambda _: Effect.die(FINALIZER_DEFECT)))
@@ -211,6 +252,19 @@ def test_nested_finalizers_run_inside_out(outcome: Outcome) -> None:
     exit, me = run_wrapped(outcome, wrap)
     assert exit == expected_exit(outcome, me)
     assert log == ["innermost", "middle", "outermost"]
+
+
+@each_path
+def test_nested_finalizers_after_a_success_run_inside_out_and_keep_the_value(path: Path) -> None:
+    log: list[str] = []
+    program = (
+        on_path(path, lambda: "value")
+        .ensuring(on_path(path, lambda: log.append("inner")))
+        .ensuring(Effect.yield_now().and_then(record(log, "middle")))
+        .on_exit(lambda exit: on_path(path, lambda: log.append(f"outer saw {exit}")))
+    )
+    assert run_sync(program) == "value"
+    assert log == ["inner", "middle", "outer saw Success(value='value')"]
 
 
 def test_a_finalizer_runs_after_the_effect_and_before_what_follows() -> None:
@@ -422,6 +476,92 @@ def test_an_interrupt_during_the_finalizer_of_a_success_waits_for_it(seed: int) 
     during, log_when_interrupt_returned = run_seeded(program(), seed)
     assert during is None
     assert log_when_interrupt_returned == ["finalizer done"]
+
+
+Guarded = Literal[
+    "ensuring", "on_exit", "scoped, one finalizer", "scoped, two finalizers", "bracket release"
+]
+GUARDED: list[Guarded] = [
+    "ensuring",
+    "on_exit",
+    "scoped, one finalizer",
+    "scoped, two finalizers",
+    "bracket release",
+]
+
+
+def guarded_success(how: Guarded, slow: Effect[None], log: list[str], path: Path) -> Effect[int]:
+    """An effect that succeeds with 1, then runs the finalizer `slow` (which sleeps).
+    The body, the acquire and the other finalizer are built along `path`."""
+    body: Effect[int] = on_path(path, lambda: 1)
+    if how == "ensuring":
+        return body.ensuring(slow)
+    if how == "on_exit":
+        return body.on_exit(lambda _: slow)
+    if how == "scoped, one finalizer":
+        return Effect.scoped(Effect.add_finalizer(lambda _: slow).and_then(body))
+    if how == "scoped, two finalizers":
+        first = Effect.add_finalizer(lambda _: on_path(path, lambda: log.append("other finalizer")))
+        return Effect.scoped(first.and_then(Effect.add_finalizer(lambda _: slow)).and_then(body))
+    return Effect.acquire_use_release(on_path(path, lambda: "r"), lambda _: body, lambda r, e: slow)
+
+
+@each_path
+@pytest.mark.parametrize("how", GUARDED)
+@pytest.mark.parametrize("seed", SEEDS[:10])
+def test_a_finalizer_after_a_success_is_not_stopped_by_an_interrupt(
+    path: Path, how: Guarded, seed: int
+) -> None:
+    log: list[str] = []
+    entered = Latch()
+    slow = entered.open().and_then(Effect.sleep(5)).and_then(record(log, "finalizer done"))
+
+    @gen
+    def program() -> Do[tuple[Exit[int, Never] | None, list[str], Exit[int, Never], float]]:
+        fiber = yield from guarded_success(how, slow, log, path).fork()
+        yield from entered.wait()
+        yield from fiber.interrupt_fork()
+        yield from TestClock.adjust(4)
+        during = yield from fiber.poll()
+        log_during = list(log)
+        yield from TestClock.adjust(1)
+        exit = yield from fiber.await_()
+        return during, log_during, exit, (yield from Clock.now())
+
+    during, log_during, exit, now = run_seeded(TestClock.provide(program()), seed)
+    assert during is None
+    assert log_during == []
+    expected = ["finalizer done", "other finalizer"] if "two" in how else ["finalizer done"]
+    assert log == expected
+    assert isinstance(exit, Failure) and exit.cause.is_interrupted_only()
+    assert now == 5.0
+
+
+@each_path
+def test_a_finalizer_waiting_on_a_deferred_after_a_success_is_not_stopped_by_an_interrupt(
+    path: Path,
+) -> None:
+    log: list[str] = []
+    entered = Latch()
+
+    @gen
+    def program() -> Do[tuple[Exit[str, Never] | None, Exit[str, Never]]]:
+        go_on = yield from Deferred[None].make()
+        cleanup = entered.open().and_then(go_on.await_()).and_then(record(log, "cleaned"))
+        fiber = yield from Effect.scoped(
+            Effect.add_finalizer(lambda _: cleanup).and_then(on_path(path, lambda: "v"))
+        ).fork()
+        yield from entered.wait()
+        yield from fiber.interrupt_fork()
+        yield from Effect.yield_now().and_then(Effect.yield_now())
+        during = yield from fiber.poll()
+        yield from go_on.succeed(None)
+        return during, (yield from fiber.await_())
+
+    during, exit = run_sync(program())
+    assert during is None
+    assert log == ["cleaned"]
+    assert isinstance(exit, Failure) and exit.cause.is_interrupted_only()
 
 
 def test_a_timeout_returns_only_after_the_interrupted_effects_finalizer() -> None:

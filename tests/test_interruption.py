@@ -6,7 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Never
 
-from conftest import Latch, each_seed, run_interleaved, yields
+import pytest
+from conftest import (
+    SEEDS,
+    Latch,
+    Step,
+    and_then_chain,
+    each_seed,
+    run_interleaved,
+    run_seeded,
+    yields,
+)
 
 from effectpy import (
     Cause,
@@ -90,6 +100,65 @@ def test_an_endless_loop_does_not_starve_other_fibers_with_a_small_budget() -> N
         return value
 
     assert Runtime(budget=16).run_sync(program()) == "other fiber ran"
+
+
+@each_seed
+def test_an_interrupt_while_parked_between_and_then_steps_stops_the_chain(seed: int) -> None:
+    log: list[str] = []
+    started, gate = Latch(), Latch()
+    chain = (
+        record(log, "first")
+        .and_then(started.open())
+        .and_then(gate.wait())
+        .and_then(record(log, "second"))
+    )
+
+    @gen
+    def program() -> Do[Exit[None, Never]]:
+        fiber = yield from chain.fork()
+        yield from started.wait()
+        exit = yield from fiber.interrupt()
+        yield from gate.open()
+        return exit
+
+    exit = run_seeded(program(), seed)
+    assert isinstance(exit, Failure) and exit.cause.is_interrupted_only()
+    assert log == ["first"]
+
+
+HUNDRED_THOUSAND = 100_000
+
+
+@pytest.mark.parametrize("right", [False, True], ids=["left-nested", "right-nested"])
+@pytest.mark.parametrize("step", ["plain value", "sync"])  # effectful steps park anyway
+@pytest.mark.parametrize("seed", SEEDS[:8])
+def test_an_interrupt_stops_a_long_and_then_chain_midway(
+    step: Step, right: bool, seed: int
+) -> None:
+    # No step parks: the interrupt lands when the chain's fiber gives way at the end of
+    # its op budget, which `and_then` steps must use up like any other op (even after a
+    # plain value, which the runtime may go past at once), or such a chain would never
+    # give way.
+    log: list[int] = []
+    ended: list[str] = []
+    started = Latch()
+    chain = (
+        started.open()
+        .and_then(and_then_chain(step, HUNDRED_THOUSAND, log, right=right))
+        .and_then(record(ended, "end"))
+    )
+
+    @gen
+    def program() -> Do[Exit[None, Never]]:
+        fiber = yield from chain.fork()
+        yield from started.wait()
+        return (yield from fiber.interrupt())
+
+    exit = run_interleaved(program(), seed)
+    assert isinstance(exit, Failure) and exit.cause.is_interrupted_only()
+    assert ended == []
+    assert len(log) < HUNDRED_THOUSAND
+    assert log == list(range(len(log)))
 
 
 def test_interrupting_a_fiber_blocked_in_async_runs_its_canceller() -> None:

@@ -4,11 +4,15 @@
 scope, which gives it the scope's exit; `acquire_use_release` releases right after
 `use` (which is interruptible); fibers forked into a scope are interrupted (reason
 `ScopeClosed`) and awaited when it closes.
+
+The runtime may run a lone `Effect.sync` acquire or release as one atomic step: the
+tests that build them run both ways (`each_path`, in conftest).
 """
 
 from __future__ import annotations
 
-from typing import Any, Never
+from collections.abc import Callable
+from typing import Any, Literal, Never, TypeVar
 
 import pytest
 from conftest import (
@@ -16,9 +20,12 @@ from conftest import (
     SEEDS,
     Latch,
     Outcome,
+    Path,
     each_outcome,
+    each_path,
     each_seed,
     expected_exit,
+    on_path,
     run_seeded,
     run_wrapped,
     yields,
@@ -26,6 +33,7 @@ from conftest import (
 
 from effectpy import (
     Clock,
+    CloseableScope,
     Die,
     Do,
     Effect,
@@ -36,6 +44,7 @@ from effectpy import (
     FiberId,
     Interrupt,
     Manual,
+    Runtime,
     Scope,
     ScopeClosed,
     Sequential,
@@ -47,19 +56,44 @@ from effectpy import (
     run_sync_exit,
 )
 
+A = TypeVar("A")
+
 RELEASE_DEFECT = RuntimeError("defect in the release")
+ACQUIRE_DEFECT = RuntimeError("defect in the acquire")
 
 
 def record(log: list[Any], entry: object) -> Effect[None]:
     return Effect.sync(lambda: log.append(entry))
 
 
-class Resource:
-    """Counts its own acquisitions and releases, and the exits releases were given."""
+def logged(log: list[Any], entry: object, value: A) -> A:
+    """Append `entry` to `log`; give back `value`."""
+    log.append(entry)
+    return value
 
-    def __init__(self, name: str = "resource", log: list[str] | None = None) -> None:
+
+def acquiring(path: Path, log: list[Any], name: str) -> Effect[str]:
+    """An acquire of `name` along `path` that logs `acquire <name>`."""
+    return on_path(path, lambda: logged(log, f"acquire {name}", name))
+
+
+def recording_release(
+    log: list[Any], path: Path = "sync"
+) -> Callable[[str, Exit[Any, Any]], Effect[None]]:
+    """A release along `path` that logs `(resource, exit)`."""
+    return lambda resource, exit: on_path(path, lambda: log.append((resource, exit)))
+
+
+class Resource:
+    """Counts its own acquisitions and releases, and the exits releases were given;
+    its acquire and release are built along `path`."""
+
+    def __init__(
+        self, name: str = "resource", log: list[str] | None = None, path: Path = "sync"
+    ) -> None:
         self.name = name
         self.log = [] if log is None else log
+        self.path: Path = path
         self.acquired = 0
         self.released: list[Exit[Any, Any]] = []
 
@@ -69,7 +103,7 @@ class Resource:
             self.log.append(f"acquire {self.name}")
             return self
 
-        return Effect.sync(run)
+        return on_path(self.path, run)
 
     def release(self, resource: Resource, exit: Exit[Any, Any]) -> Effect[None]:
         assert resource is self
@@ -78,39 +112,60 @@ class Resource:
             self.released.append(exit)
             self.log.append(f"release {self.name}")
 
-        return Effect.sync(run)
+        return on_path(self.path, run)
 
     def scoped(self) -> Effect[Resource, Never, Scope]:
         return Effect.acquire_release(self.acquire(), self.release)
 
 
+def only_defect(exit: Exit[Any, Any]) -> BaseException:
+    """The one defect of a failed exit (and nothing else in its cause)."""
+    assert isinstance(exit, Failure), exit
+    [defect] = exit.cause.defects()
+    assert exit == Failure(Die(defect))
+    return defect
+
+
 # -- acquire_release ------------------------------------------------------------------
 
 
+@each_path
 @each_outcome
 @pytest.mark.parametrize("seed", SEEDS[:10])
 def test_acquire_release_releases_exactly_once_with_the_scopes_exit(
-    outcome: Outcome, seed: int
+    path: Path, outcome: Outcome, seed: int
 ) -> None:
-    resource = Resource()
+    log: list[str] = []
+    resource = Resource(log=log, path=path)
     exit, me = run_wrapped(
-        outcome, lambda body: Effect.scoped(resource.scoped().and_then(body)), seed
+        outcome,
+        lambda body: Effect.scoped(resource.scoped().and_then(record(log, "used")).and_then(body)),
+        seed,
+        success=on_path(path, lambda: 1),
     )
     assert exit == expected_exit(outcome, me)
     assert resource.acquired == 1
     assert resource.released == [exit]
+    assert log == ["acquire resource", "used", "release resource"]
 
 
-def test_acquire_release_gives_the_acquired_value_to_the_rest() -> None:
-    resource = Resource()
+@each_path
+def test_acquire_release_gives_the_acquired_value_to_the_rest(path: Path) -> None:
+    resource = Resource(path=path)
     assert run_sync(Effect.scoped(resource.scoped().map(lambda r: r.name))) == "resource"
 
 
-def test_the_release_runs_when_the_scope_closes_not_when_acquire_release_returns() -> None:
+@each_path
+def test_the_release_runs_when_the_scope_closes_not_when_acquire_release_returns(
+    path: Path,
+) -> None:
     log: list[str] = []
-    resource = Resource(log=log)
-    run_sync(Effect.scoped(resource.scoped().and_then(record(log, "using"))))
-    assert log == ["acquire resource", "using", "release resource"]
+    resource = Resource(log=log, path=path)
+    program = Effect.scoped(
+        resource.scoped().flat_map(lambda r: record(log, f"use {r.name}").as_(r.name.upper()))
+    )
+    assert run_sync(program) == "RESOURCE"
+    assert log == ["acquire resource", "use resource", "release resource"]
 
 
 def test_a_failed_acquire_registers_no_release() -> None:
@@ -119,6 +174,25 @@ def test_a_failed_acquire_registers_no_release() -> None:
     program = Effect.scoped(Effect.acquire_release(acquire, lambda r, exit: record(released, r)))
     assert run_sync_exit(program) == Failure(Fail("could not acquire"))
     assert released == []
+
+
+@each_path
+def test_an_acquire_that_dies_registers_no_release_and_the_earlier_ones_are_released(
+    path: Path,
+) -> None:
+    log: list[Any] = []
+    first = Effect.acquire_release(acquiring(path, log, "first"), recording_release(log, path))
+
+    def explode() -> str:
+        raise ACQUIRE_DEFECT
+
+    broken = Effect.acquire_release(on_path(path, explode), recording_release(log, path))
+    after: Effect[None, Never, Scope] = record(log, "after the broken acquire")
+
+    exit = run_sync_exit(Effect.scoped(first.and_then(broken).and_then(after)))
+
+    assert exit == Failure(Die(ACQUIRE_DEFECT))
+    assert log == ["acquire first", ("first", exit)]
 
 
 def test_several_resources_are_released_in_reverse_order() -> None:
@@ -133,6 +207,93 @@ def test_several_resources_are_released_in_reverse_order() -> None:
         "release second",
         "release first",
     ]
+
+
+AcquireKind = Literal["sync", "succeed", "map", "flat_map", "suspend", "yield"]
+ACQUIRE_KINDS: list[AcquireKind] = ["sync", "succeed", "map", "flat_map", "suspend", "yield"]
+each_acquire_kind = pytest.mark.parametrize("kind", ACQUIRE_KINDS)
+
+
+def acquire_of(kind: AcquireKind, log: list[Any], name: str) -> Effect[str]:
+    """An acquire of `name` that logs `acquire <name>`, built in one of six ways: a lone
+    `Effect.sync` (which the runtime may run as one atomic step), or longer effects."""
+    acquires: dict[AcquireKind, Effect[str]] = {
+        "sync": acquiring("sync", log, name),
+        "succeed": record(log, f"acquire {name}").and_then(Effect.succeed(name)),
+        "map": Effect.succeed(name).map(lambda n: logged(log, f"acquire {n}", n)),
+        "flat_map": Effect.unit().flat_map(lambda _: acquiring("sync", log, name)),
+        "suspend": Effect.suspend(lambda: acquiring("sync", log, name)),
+        "yield": acquiring("effectful", log, name),
+    }
+    return acquires[kind]
+
+
+@pytest.mark.parametrize("body_fails", [False, True], ids=["success", "failure"])
+@pytest.mark.parametrize("first_kind", ACQUIRE_KINDS)
+def test_resources_are_released_last_acquired_first_however_each_was_acquired(
+    first_kind: AcquireKind, body_fails: bool
+) -> None:
+    log: list[Any] = []
+
+    def resource(kind: AcquireKind, name: str) -> Effect[str, Never, Scope]:
+        return Effect.acquire_release(
+            acquire_of(kind, log, name), lambda r, exit: record(log, (f"release {r}", exit))
+        )
+
+    # Alternate the acquire kinds, starting with `first_kind`.
+    start = ACQUIRE_KINDS.index(first_kind)
+    names = [f"r{i}" for i in range(len(ACQUIRE_KINDS) + 2)]
+    chain: Effect[Any, Never, Scope] = Effect.unit()
+    for i, name in enumerate(names):
+        chain = chain.and_then(resource(ACQUIRE_KINDS[(start + i) % len(ACQUIRE_KINDS)], name))
+    failing: Effect[int, str] = Effect.fail("body failed")
+    body: Effect[int, str, Scope] = chain.and_then(failing if body_fails else Effect.succeed(7))
+
+    exit = run_sync_exit(Effect.scoped(body))
+
+    assert exit == (Failure(Fail("body failed")) if body_fails else Success(7))
+    acquired = [f"acquire {name}" for name in names]
+    released = [(f"release {name}", exit) for name in reversed(names)]
+    assert log == acquired + released
+
+
+@each_acquire_kind
+def test_acquire_release_outside_any_scope_is_a_defect_that_points_to_effect_scoped(
+    kind: AcquireKind,
+) -> None:
+    log: list[Any] = []
+    resource = Effect.acquire_release(acquire_of(kind, log, "r"), recording_release(log))
+
+    defect = only_defect(run_sync_exit(resource))  # type: ignore[arg-type]
+
+    assert isinstance(defect, LookupError)
+    assert "Effect.scoped" in str(defect)
+    assert log == []  # nothing acquired without a scope to release it in
+
+
+@each_path
+def test_acquire_release_after_a_top_level_effect_scoped_ended_has_no_scope_again(
+    path: Path,
+) -> None:
+    log: list[Any] = []
+    resource = Effect.acquire_release(acquiring(path, log, "r"), recording_release(log, path))
+    program = Effect.scoped(Scope.get()).and_then(resource)
+
+    defect = only_defect(run_sync_exit(program))  # type: ignore[arg-type]
+
+    assert isinstance(defect, LookupError)
+    assert "Effect.scoped" in str(defect)
+    assert log == []
+
+
+@each_path
+def test_acquire_release_in_an_uninterruptible_region_is_released_like_any_other(
+    path: Path,
+) -> None:
+    released: list[Any] = []
+    resource = Effect.acquire_release(on_path(path, lambda: "r"), recording_release(released, path))
+    assert run_sync(Effect.scoped(resource.uninterruptible())) == "r"
+    assert released == [("r", Success("r"))]
 
 
 def test_a_failing_release_does_not_stop_the_other_releases() -> None:
@@ -243,6 +404,97 @@ def test_a_timeout_waits_for_the_release_of_what_was_acquired() -> None:
     log_at_return, returned_early = run_sync(TestClock.provide(program()))
     assert not returned_early
     assert log_at_return == ["released"]
+
+
+# -- acquiring into a scope that is closed --------------------------------------------
+
+CLOSED_WITH: list[Exit[Any, Any]] = [Exit.unit(), Exit.fail("closed"), Exit.die(BODY_DEFECT)]
+each_closing_exit = pytest.mark.parametrize(
+    "closed_with", CLOSED_WITH, ids=["success", "failure", "defect"]
+)
+
+
+@each_closing_exit
+@each_acquire_kind
+def test_acquiring_into_a_closed_scope_releases_at_once_with_the_stored_exit_and_returns_it(
+    kind: AcquireKind, closed_with: Exit[Any, Any]
+) -> None:
+    released: list[tuple[str, Exit[Any, Any]]] = []
+    resource = Effect.acquire_release(acquire_of(kind, [], "r"), recording_release(released))
+
+    @gen
+    def closer(scope: CloseableScope) -> Do[None]:
+        yield from scope.close(closed_with)
+
+    @gen
+    def program() -> Do[tuple[str, list[tuple[str, Exit[Any, Any]]], int]]:
+        scope = yield from Scope.make()
+        yield from (yield from closer(scope).fork()).join()  # closed by another fiber
+        value = yield from scope.extend(resource)
+        return value, list(released), scope.finalizer_count()
+
+    value, released_on_return, left = run_sync(program())
+    assert value == "r"
+    assert released_on_return == [("r", closed_with)]  # before `extend` returned
+    assert released == [("r", closed_with)]  # and only once
+    assert left == 0
+
+
+@each_seed
+def test_an_acquire_still_running_when_another_fiber_closes_the_scope_is_released_at_its_end(
+    seed: int,
+) -> None:
+    released: list[tuple[str, Exit[Any, Any]]] = []
+    started, gate = Latch(), Latch()
+    slow_acquire = started.open().and_then(gate.wait()).as_("r")
+    resource = Effect.acquire_release(slow_acquire, recording_release(released))
+    closed_with: Exit[None, str] = Exit.fail("closed")
+
+    @gen
+    def program() -> Do[tuple[str, list[tuple[str, Exit[Any, Any]]]]]:
+        scope = yield from Scope.make()
+        acquirer = yield from scope.extend(resource).fork()
+        yield from started.wait()
+        yield from scope.close(closed_with)
+        released_by_close = list(released)
+        yield from gate.open()
+        return (yield from acquirer.join()), released_by_close
+
+    value, released_by_close = run_seeded(program(), seed)
+    assert value == "r"
+    assert released_by_close == []
+    assert released == [("r", closed_with)]
+
+
+@each_path
+@each_seed
+def test_acquires_in_many_fibers_sharing_a_scope_are_each_released_once(
+    path: Path, seed: int
+) -> None:
+    released: list[int] = []
+
+    def resource(i: int) -> Effect[int, Never, Scope]:
+        return Effect.acquire_release(
+            on_path(path, lambda: i), lambda r, exit: on_path(path, lambda: released.append(r))
+        )
+
+    @gen
+    def program() -> Do[list[int]]:
+        scope = yield from Scope.make()
+        fibers = []
+        for i in range(20):
+            fibers.append((yield from scope.extend(resource(i)).fork()))
+        yield from Effect.yield_now()
+        closer = yield from scope.close(Exit.unit()).fork()
+        values = []
+        for fiber in fibers:
+            values.append((yield from fiber.join()))
+        yield from closer.join()
+        return values
+
+    values = Runtime(seed=seed, budget=3).run_sync(program())
+    assert values == list(range(20))
+    assert sorted(released) == list(range(20))
 
 
 # -- acquire_use_release --------------------------------------------------------------
@@ -373,6 +625,30 @@ def test_acquire_use_release_releases_before_what_follows() -> None:
     ).and_then(record(log, "after"))
     run_sync(program)
     assert log == ["used", "released", "after"]
+
+
+# -- bad input is refused when the effect is built ------------------------------------
+
+NOT_EFFECTS: list[Any] = [42, None, lambda: "resource", "resource"]
+each_not_effect = pytest.mark.parametrize(
+    "not_effect", NOT_EFFECTS, ids=["int", "none", "function", "str"]
+)
+
+
+@each_not_effect
+def test_acquire_release_with_a_non_effect_acquire_is_a_type_error_when_built(
+    not_effect: Any,
+) -> None:
+    with pytest.raises(TypeError, match=r"Effect\.acquire_release expects an Effect"):
+        Effect.acquire_release(not_effect, lambda r, exit: Effect.unit())
+
+
+@each_not_effect
+def test_acquire_use_release_with_a_non_effect_acquire_is_a_type_error_when_built(
+    not_effect: Any,
+) -> None:
+    with pytest.raises(TypeError, match=r"Effect\.acquire_use_release expects an Effect"):
+        Effect.acquire_use_release(not_effect, Effect.succeed, lambda r, exit: Effect.unit())
 
 
 # -- fibers owned by a scope ----------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from effectpy import (
     Cause,
     Die,
+    Do,
     Effect,
     Exit,
     Fail,
@@ -19,6 +20,7 @@ from effectpy import (
     Runtime,
     Sequential,
     Success,
+    gen,
     run_async,
     run_async_exit,
     run_sync,
@@ -211,6 +213,46 @@ def test_runtime_with_a_small_budget_still_completes(budget: int) -> None:
     for _ in range(1_000):
         effect = effect.flat_map(lambda n: Effect.sync(lambda: n + 1))
     assert Runtime(budget=budget).run_sync(effect) == 1_000
+
+
+def busy_and_other(steps: int, budget: int) -> list[object]:
+    """Fork a busy fiber of `steps` sync steps (each logs its number, from 1), then a
+    fiber that logs "other", under a runtime of `budget`; the log."""
+    log: list[object] = []
+    busy: Effect[None] = Effect.unit()
+    for index in reversed(range(1, steps + 1)):
+        busy = Effect.sync(lambda index=index: log.append(index)).and_then(busy)  # type: ignore[misc]
+
+    @gen
+    def program() -> Do[None]:
+        worker = yield from busy.fork()
+        other = yield from Effect.sync(lambda: log.append("other")).fork()
+        yield from worker.join()
+        yield from other.join()
+
+    Runtime(budget=budget).run_sync(program())
+    return log
+
+
+@pytest.mark.parametrize("budget", [1, 2, 3, 16, 255, 256, 257, 2048, 2049])
+def test_a_busy_fiber_gives_way_to_the_others_within_its_budget_then_goes_on(
+    budget: int,
+) -> None:
+    steps = budget + 10  # each step is at least one op: more than the budget
+    log = busy_and_other(steps, budget)
+    ran_before_the_other = log.index("other")
+    assert ran_before_the_other <= budget
+    assert log == [
+        *range(1, ran_before_the_other + 1),
+        "other",
+        *range(ran_before_the_other + 1, steps + 1),
+    ]
+
+
+@pytest.mark.parametrize("budget", [256, 2048])
+def test_a_fiber_whose_work_fits_in_its_budget_is_not_cut_short(budget: int) -> None:
+    steps = budget // 20  # a sync step joined by and_then takes far fewer than 20 ops
+    assert busy_and_other(steps, budget) == [*range(1, steps + 1), "other"]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 12345])

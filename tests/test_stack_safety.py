@@ -13,9 +13,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import HEADROOM, stack_depth, tight_recursion_limit
+from conftest import (
+    HEADROOM,
+    Step,
+    and_then_chain,
+    each_step,
+    stack_depth,
+    tight_recursion_limit,
+)
 
-from effectpy import Do, Effect, Exit, Failure, Sequential, gen, run_sync, run_sync_exit
+from effectpy import Do, Effect, Exit, Fail, Failure, Sequential, gen, run_sync, run_sync_exit
 
 MILLION = 1_000_000
 SAMPLE_EVERY = 250_000
@@ -135,6 +142,44 @@ def test_a_million_deep_non_tail_recursion_through_suspend_runs_in_constant_stac
         return Effect.suspend(lambda: total(n - 1)).map(lambda s: s + 1)
 
     assert run_tight(total(MILLION)) == MILLION
+
+
+# -- and_then -------------------------------------------------------------------------
+
+HUNDRED_THOUSAND = 100_000
+each_nesting = pytest.mark.parametrize("right", [False, True], ids=["left-nested", "right-nested"])
+
+
+@each_nesting
+@each_step
+def test_a_hundred_thousand_and_thens_run_in_order_in_constant_stack(
+    step: Step, right: bool
+) -> None:
+    log: list[int] = []
+    chain = and_then_chain(step, HUNDRED_THOUSAND, log, right=right)
+    assert run_tight(chain) == HUNDRED_THOUSAND - 1
+    assert log == ([] if step == "plain value" else list(range(HUNDRED_THOUSAND)))
+
+
+@each_nesting
+@each_step
+def test_a_failure_in_a_long_and_then_chain_skips_the_rest_in_constant_stack(
+    step: Step, right: bool
+) -> None:
+    log: list[int] = []
+    skipped: list[int] = []
+    half = HUNDRED_THOUSAND // 2
+    failing: Effect[int, str] = Effect.fail("stop")
+    first = and_then_chain(step, half, log, right=right)
+    second = and_then_chain(step, half, skipped, right=right)
+    chain = (
+        first.and_then(failing).and_then(second)
+        if not right
+        else first.and_then(failing.and_then(second))
+    )
+    assert run_exit_tight(chain) == Failure(Fail("stop"))
+    assert log == ([] if step == "plain value" else list(range(half)))
+    assert skipped == []
 
 
 # -- map ------------------------------------------------------------------------------
