@@ -1,4 +1,4 @@
-"""The shape the fiber loop's speed depends on (`_core/fiber_runtime.py`; the reasons
+"""The shape the fiber loop's speed depends on (`_interpreter/loop.py`; the reasons
 are in docs/benchmarks.md).
 
 These are not behaviour: they hold how the loop is written, for the interpreter's
