@@ -251,7 +251,8 @@ def test_a_blocking_functions_signal_carries_timeout() -> None:
 
     def start_then_work(signal: Signal) -> str:
         started.set()
-        return work(signal)
+        result: str = work(signal)
+        return result
 
     @gen
     def program() -> Do[Exit[str, TimeoutError]]:
