@@ -21,16 +21,27 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Generic, Never, Self, TypeVar, final, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Final,
+    Generic,
+    Never,
+    Self,
+    TypeVar,
+    final,
+    overload,
+)
 
 from ._core.refs import FiberRef
-from ._interpreter.loop import FiberRuntime
 from .effect import Effect
 from .effect import _locally as locally
 from .effect import _with_fiber as with_fiber
+from .scope import CloseableScope, Scope
 
 if TYPE_CHECKING:
-    from .scope import CloseableScope, Scope
+    from ._interpreter.loop import FiberRuntime
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -109,6 +120,8 @@ class Context(Generic[R_contra]):
     """
 
     __slots__ = ("_services",)
+    _is_context: ClassVar[bool] = True
+    """What `Effect.provide_some` accepts (it does not import this module)."""
 
     def __init__(self, services: Mapping[object, object]) -> None:
         self._services: Mapping[object, object] = dict(services)
@@ -152,6 +165,10 @@ class Context(Generic[R_contra]):
                 f".provide({_tag_name(tag)}.of(...)) or a Layer"
             ) from None
         return service  # type: ignore[no-any-return]
+
+    def _provide_to(self, effect: Effect[A, E, Any]) -> Effect[A, E, Any]:
+        """`effect.provide(self)`: run `effect` with these services added."""
+        return _provide_context(effect, self)
 
     def unsafe_get(self, key: object) -> object:
         """Library-internal: the value under any key (the current `Scope`, say)."""
@@ -223,6 +240,20 @@ class Layer(Generic[ROut_contra, E_co, RIn_co]):
 
     def __repr__(self) -> str:
         return f"Layer({self._name})"
+
+    def _provide_to(self, effect: Effect[A, Any, Any]) -> Effect[A, Any, Any]:
+        """`effect.provide(self)`: build the layer in a scope of its own, run `effect`
+        with its services, then close the scope (tearing the layer down)."""
+
+        def build_and_run(scope: CloseableScope) -> Effect[A, Any, Any]:
+            memo: _MemoMap = {}
+            return self.build(memo, scope).flat_map(lambda ctx: _provide_context(effect, ctx))
+
+        return Scope.make().flat_map(
+            lambda scope: Effect.acquire_use_release(
+                Effect.succeed(scope), build_and_run, lambda s, exit: s.close(exit)
+            )
+        )
 
     def build(
         self, memo: _MemoMap, scope: CloseableScope

@@ -7,16 +7,15 @@ nothing. Build effects with the static constructors, combine them with the metho
 them with `run_sync` / `run_async`.
 
 Representation: an effect is one of the small node classes at the end of this module,
-each carrying an integer opcode that the fiber loop (`effectpy._core.fiber_runtime`)
+each carrying an integer opcode that the interpreter (`effectpy._interpreter`)
 dispatches on. Nodes are slotted and never change after construction. Every method
 here builds nodes and nothing else; no method runs anything.
 
-A few methods need classes that are themselves built on `Effect` (`Fiber`, `Scope`,
-`Layer`...). They reach them at call time, not at import time: the one deliberate way
-this module reaches upward, so that the package has no import cycle. The ones on hot
-paths (`Scope` for `scoped`/`acquire_release`) go through cached loaders
-(`_scope_class`): an import statement in a method costs microseconds per call. (`fork`
-needs none: the loop makes the `Fiber`, whose class `effectpy.fiber` registers.)
+This module imports only `effectpy._core` (and `schedule`, a module of values) at run
+time. Features built on `Effect` (scopes, services, logs, tasks, caches) are reached
+without importing them: through nodes the interpreter runs, through fiber refs (the
+log annotations, the task cursor), or through the object given (`provide(layer)` asks
+the layer, `fork_scoped` asks the current scope).
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from typing import (
     TYPE_CHECKING,
     Any,
     ClassVar,
+    Final,
     Generic,
     Literal,
     Never,
@@ -44,18 +44,20 @@ from typing_extensions import ParamSpec, TypeAliasType, TypeVar
 
 from ._core import opcodes as op
 from ._core.cause import Cause, Die, Fail, Interrupt
-from ._core.clock import check_duration, clock_of
+from ._core.clock import check_duration, clock_of, span_time
 from ._core.exit import Exit, Failure, Success
 from ._core.foreign import Signal
 from ._core.ids import FiberId, Manual
+from ._core.refs import LOG_ANNOTATIONS, LOG_SPANS, TASK_CURSOR
+from ._core.scope import NO_SCOPE
+from .schedule import Schedule  # values only: it imports no Effect at run time
 
 if TYPE_CHECKING:
     from ._core.refs import FiberRef
     from ._interpreter.loop import FiberRuntime, Resume
     from .context import Context, Layer
     from .fiber import Fiber
-    from .schedule import Schedule
-    from .scope import CloseableScope, Scope
+    from .scope import Scope
 
 A_co = TypeVar("A_co", covariant=True)
 E_co = TypeVar("E_co", covariant=True, default=Never)
@@ -647,7 +649,6 @@ class Effect(Generic[A_co, E_co, R_co]):
         _require_effect(effect, "Effect.scoped")
         node = _new(_Scoped)
         node.effect = effect
-        node.scope_class, node.strategy = _scoped_defaults()
         return node
 
     @staticmethod
@@ -707,9 +708,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         bye
         'hi'
         """
-        scope_class = _scope_class()
-
-        return scope_class.get().flat_map(lambda scope: scope.add_finalizer_exit(finalizer))
+        return _GET_SCOPE.flat_map(lambda scope: scope.add_finalizer_exit(finalizer))
 
     # -- sharing work ---------------------------------------------------------------
 
@@ -723,9 +722,11 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.dedupe("config", Effect.succeed({"debug": True})))
         {'debug': True}
         """
-        from .memo import dedupe
-
-        return dedupe(key, effect)
+        _require_effect(effect, "Effect.dedupe")
+        node = _new(_Dedupe)
+        node.key = key
+        node.effect = effect
+        return node
 
     @staticmethod
     def cached(effect: Effect[A, E, R]) -> Effect[Effect[A, E, R]]:
@@ -740,9 +741,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> len(calls)
         1
         """
-        from .memo import cached
-
-        return cached(effect)
+        return _cached(effect, None)
 
     @staticmethod
     def cached_with_ttl(effect: Effect[A, E, R], ttl: float) -> Effect[Effect[A, E, R]]:
@@ -753,9 +752,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.cached_with_ttl(Effect.succeed("fresh"), 60).flat_map(lambda e: e))
         'fresh'
         """
-        from .memo import cached_with_ttl
-
-        return cached_with_ttl(effect, ttl)
+        return _cached(effect, check_duration(ttl, "cached_with_ttl"))
 
     # -- logging --------------------------------------------------------------------
 
@@ -1219,9 +1216,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         scope closed
         'done'
         """
-        scope_class = _scope_class()
-
-        return scope_class.get().flat_map(lambda scope: scope.fork_fiber(self))
+        return _GET_SCOPE.flat_map(lambda scope: scope.fork_fiber(self))
 
     def fork_in(self, scope: Scope) -> Effect[Fiber[A_co, E_co], Never, R_co]:
         """Start this effect in a fiber owned by `scope` (see `fork_scoped`).
@@ -1249,25 +1244,10 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Port.get().map(lambda p: p + 1).provide(Port.of(8080)))
         8081
         """
-        from .context import Context, Layer, _MemoMap, _provide_context
-
-        scope_class = _scope_class()
-
-        if isinstance(services, Context):
-            return _provide_context(self, services)
-        if not isinstance(services, Layer):
+        provide_to = getattr(type(services), "_provide_to", None)
+        if provide_to is None:
             raise TypeError(f"provide expects a Context or a Layer, got {type(services).__name__}")
-        layer = services
-
-        def build_and_run(scope: CloseableScope) -> Effect[A_co, Any, Any]:
-            memo: _MemoMap = {}
-            return layer.build(memo, scope).flat_map(lambda ctx: _provide_context(self, ctx))
-
-        return scope_class.make().flat_map(
-            lambda scope: Effect.acquire_use_release(
-                Effect.succeed(scope), build_and_run, lambda s, exit: s.close(exit)
-            )
-        )
+        return provide_to(services, self)  # type: ignore[no-any-return]
 
     def provide_service(self, tag: Callable[[S], T], service: S) -> Effect[A_co, E_co, R_co]:
         """Provide one service. Without the mypy plugin `R` is kept whole (a sound
@@ -1278,9 +1258,10 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Port.get().provide_service(Port, 80))  # type: ignore[arg-type]
         80
         """
-        from .context import Context, _provide_context
-
-        return _provide_context(self, Context.empty().add(tag, service))
+        of = getattr(tag, "of", None) if isinstance(tag, type) else None
+        if of is None:
+            raise TypeError(f"provide_service expects a Tag class, got {tag!r}")
+        return of(service)._provide_to(self)  # type: ignore[no-any-return]
 
     def provide_some(self, context: Context[Any]) -> Effect[A_co, E_co, R_co]:
         """Provide some of the services (the plugin removes their tags from `R`).
@@ -1290,11 +1271,9 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Port.get().provide_some(Port.of(80)))  # type: ignore[arg-type]
         80
         """
-        from .context import Context, _provide_context
-
-        if not isinstance(context, Context):
+        if not getattr(type(context), "_is_context", False):
             raise TypeError(f"provide_some expects a Context, got {type(context).__name__}")
-        return _provide_context(self, context)
+        return context._provide_to(self)
 
     # -- retry and repeat -----------------------------------------------------------
 
@@ -1389,9 +1368,13 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> from effectpy import Effect, run_sync
         >>> run_sync(Effect.log("fetching").annotate_logs(request_id="r-1"))
         """
-        from .log import annotate_logs
+        added = dict(annotations)
 
-        return annotate_logs(self, annotations)
+        def annotate(fiber: FiberRuntime) -> Effect[A_co, E_co, R_co]:
+            current: Any = fiber.get_ref(LOG_ANNOTATIONS)
+            return _Locally(LOG_ANNOTATIONS, {**current, **added}, self)
+
+        return _WithFiber(annotate)
 
     def with_log_span(self, label: str) -> Effect[A_co, E_co, R_co]:
         """Run this effect inside a log span: its lines carry the span's elapsed time.
@@ -1399,9 +1382,13 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> from effectpy import Effect, run_sync
         >>> run_sync(Effect.log("step").with_log_span("checkout"))
         """
-        from .log import with_log_span
 
-        return with_log_span(self, label)
+        def open_span(fiber: FiberRuntime) -> Effect[A_co, E_co, R_co]:
+            clock = clock_of(fiber)
+            spans: Any = fiber.get_ref(LOG_SPANS)
+            return _Locally(LOG_SPANS, (*spans, (label, clock, span_time(clock))), self)
+
+        return _WithFiber(open_span)
 
     def with_task(self, title: str, meta: object = None) -> Effect[A_co, E_co, R_co]:
         """Run this effect as a task of the current task tree (see `effectpy.tasks`);
@@ -1414,9 +1401,17 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(tree.snapshot())[0]["status"]
         'completed'
         """
-        from .tasks import with_task
+        if not isinstance(title, str):
+            raise TypeError(f"with_task: the title must be a str, got {type(title).__name__}")
 
-        return with_task(title, self, meta)
+        def run(fiber: FiberRuntime) -> Effect[A_co, E_co, R_co]:
+            cursor: Any = fiber.get_ref(TASK_CURSOR)
+            if cursor is None:
+                return self
+            task: Effect[A_co, E_co, R_co] = cursor.run_task(title, self, meta)
+            return task
+
+        return _WithFiber(run)
 
     # -- generators and pipe ------------------------------------------------------
 
@@ -1935,6 +1930,35 @@ class _Timeout(Effect[Any, Any, Any]):
     seconds: float
 
 
+class _Dedupe(Effect[Any, Any, Any]):
+    """`Effect.dedupe`: join the execution of `effect` running under `key`, or start it."""
+
+    __slots__ = ("effect", "key")
+    _op = op.DEDUPE
+    key: Hashable
+    effect: Effect[Any, Any, Any]
+
+
+class _Cached(Effect[Any, Any, Any]):
+    """`Effect.cached`/`cached_with_ttl`: the value is a memoized `effect` (its exit kept
+    for `ttl` seconds on the fiber's clock; None: for ever)."""
+
+    __slots__ = ("effect", "ttl")
+    _op = op.CACHED
+    effect: Effect[Any, Any, Any]
+    ttl: float | None
+
+
+class _Log(Effect[Any, Any, Any]):
+    """`Effect.log`: one record at `level`, with the fiber's annotations and spans."""
+
+    __slots__ = ("annotations", "level", "message")
+    _op = op.LOG
+    message: str
+    level: int
+    annotations: dict[str, object]
+
+
 class _OnExit(Effect[Any, Any, Any]):
     __slots__ = ("f", "first")
     _op = op.ON_EXIT
@@ -1967,14 +1991,12 @@ class _WithFiber(Effect[Any, Any, Any]):
 
 
 class _Scoped(Effect[Any, Any, Any]):
-    """`Effect.scoped`: the loop opens a sequential scope of class `scope_class`, runs
-    `effect` in it and closes it with the effect's exit."""
+    """`Effect.scoped`: the loop opens a sequential `CloseableScope`, runs `effect` in
+    it and closes it with the effect's exit."""
 
-    __slots__ = ("effect", "scope_class", "strategy")
+    __slots__ = ("effect",)
     _op = op.SCOPED
     effect: Effect[Any, Any, Any]
-    scope_class: type[Scope]
-    strategy: object
 
 
 class _AcquireRelease(Effect[Any, Any, Any]):
@@ -2085,30 +2107,31 @@ def _sleep_on(fiber: FiberRuntime, seconds: float) -> Effect[None]:
 # statement inside a method would cost microseconds on every call (scoped...).
 
 
+def _cached(effect: Effect[A, E, R], ttl: float | None) -> Effect[Effect[A, E, R]]:
+    _require_effect(effect, "Effect.cached")
+    node = _new(_Cached)
+    node.effect = effect
+    node.ttl = ttl
+    return node
+
+
 def _log(message: str, level: int, annotations: dict[str, object]) -> Effect[None]:
-    return _log_function()(message, level, **annotations)
+    node = _new(_Log)
+    node.message = message
+    node.level = level
+    node.annotations = annotations
+    return node
 
 
-@functools.cache
-def _log_function() -> Callable[..., Effect[None]]:
-    from .log import log
-
-    return log
-
-
-@functools.cache
-def _scope_class() -> type[Scope]:
-    from .scope import Scope
-
-    return Scope
+def _get_scope(fiber: FiberRuntime) -> Effect[Scope, Never, Scope]:
+    scope = fiber.scope
+    if scope is None:
+        raise LookupError(NO_SCOPE)
+    return _succeed_node(scope)
 
 
-@functools.cache
-def _scoped_defaults() -> tuple[type[Scope], object]:
-    """The class and strategy of the scopes `Effect.scoped` opens."""
-    from .scope import CloseableScope, ExecutionStrategy
-
-    return CloseableScope, ExecutionStrategy.sequential
+_GET_SCOPE: Final[Effect[Scope, Never, Scope]] = _WithFiber(_get_scope)
+"""`Scope.get()`: the running fiber's current scope (a defect if it has none)."""
 
 
 def _concurrency_limit(concurrency: object, what: str) -> int | None:
@@ -2166,8 +2189,6 @@ def _with_tap(tap: Effect[Any, Any, Any] | None, then: Effect[A, E, R]) -> Effec
 
 
 def _retry_policy(schedule: Any, times: int | None, while_: Any) -> Any:
-    from .schedule import Schedule
-
     if schedule is not None and not isinstance(schedule, Schedule):
         raise TypeError(f"retry expects a Schedule, got {type(schedule).__name__}")
     if schedule is None:

@@ -22,16 +22,27 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Never, TypeVar, final, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Never, TypeVar, final, overload
 
 from ._core import scope as core
 from ._core.cause import Cause
 from ._core.exit import Exit, Failure
 from ._core.ids import ScopeClosed
-from ._interpreter.loop import NO_SCOPE, FiberRuntime
-from .effect import Effect, _AddFinalizer, _CloseScope, _MakeScope, _require_effect, _WithScope
+from ._core.scope import NO_SCOPE
+from .effect import (
+    _GET_SCOPE,
+    Effect,
+    _AddFinalizer,
+    _CloseScope,
+    _MakeScope,
+    _require_effect,
+    _WithScope,
+)
 from .effect import _with_fiber as with_fiber
 from .fiber import Fiber
+
+if TYPE_CHECKING:
+    from ._interpreter.loop import FiberRuntime
 
 A = TypeVar("A")
 E = TypeVar("E")
@@ -310,7 +321,7 @@ def _current_scope(fiber: FiberRuntime) -> Scope:
     return scope
 
 
-_GET: Effect[Scope, Never, Scope] = with_fiber(lambda fiber: Effect.succeed(_current_scope(fiber)))
+_GET: Effect[Scope, Never, Scope] = _GET_SCOPE
 
 
 def _interrupt_for_scope(fiber: Fiber[Any, Any], name: str | None) -> Effect[None]:

@@ -70,3 +70,9 @@ def check_duration(seconds: object, what: str) -> float:
     if math.isnan(value) or value < 0:
         raise ValueError(f"{what}: a duration must be >= 0 seconds, got {seconds!r}")
     return value
+
+
+def span_time(clock: ClockService) -> float:
+    """Seconds on `clock`, for log spans: the live clock's `now` is the wall clock,
+    which may jump, so spans on it read monotonic time; any other clock's `now`."""
+    return time.monotonic() if clock is LIVE_CLOCK else clock.now()

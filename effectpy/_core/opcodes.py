@@ -49,6 +49,12 @@ GROUP: Final = 27
 """`Effect.all`/`for_each` with concurrency, `race`/`race_all`: child fibers."""
 TIMEOUT: Final = 28
 """`effect.timeout(seconds)`: a child fiber and a timer."""
+LOG: Final = 29
+"""`Effect.log`: a record on the `effectpy` logger."""
+DEDUPE: Final = 30
+"""`Effect.dedupe`: share one execution among concurrent runs under a key."""
+CACHED: Final = 31
+"""`Effect.cached`/`cached_with_ttl`: the value is a memoized effect."""
 
 # Frames pushed by the loop itself. A scope is its own SCOPE_EXIT frame; ACQUIRE_RELEASE
 # and BRACKET nodes are their own frames too (their codes are above).

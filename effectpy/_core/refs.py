@@ -34,3 +34,13 @@ class FiberRef:
 
     def __repr__(self) -> str:
         return f"<FiberRef {self.name}>"
+
+
+LOG_ANNOTATIONS: Final = FiberRef({}, "log annotations")
+"""The running fiber's log annotations (a dict never changed in place)."""
+LOG_SPANS: Final = FiberRef((), "log spans")
+"""The running fiber's open log spans: a tuple of (label, clock, start), the start read
+from the clock the span began on (`clock.span_time`)."""
+TASK_CURSOR: Final = FiberRef(None, "task cursor")
+"""Where the running fiber is in a task tree (`effectpy.tasks`), or None: outside any,
+`with_task` runs its effect as it is. The value has a `run_task(title, effect, meta)`."""

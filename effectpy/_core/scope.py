@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Final
 from .exit import Exit
 from .opcodes import SCOPE_EXIT
 
+NO_SCOPE: Final = "no Scope: run this effect inside Effect.scoped(...) or scope.extend(...)"
+
 if TYPE_CHECKING:
     from .._interpreter.loop import FiberRuntime
 

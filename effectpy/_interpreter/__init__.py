@@ -12,3 +12,5 @@ public feature modules above it.
 from . import branch as branch
 from . import foreign as foreign
 from . import groups as groups
+from . import logs as logs
+from . import sharing as sharing

@@ -154,9 +154,10 @@ from .._core.opcodes import (  # bare names: one cached global load each in the 
 )
 from .._core.refs import DONE, FINISHING, NEW, RUNNING, SUSPENDED, FiberRef
 from .._core.scheduler import Scheduler
-from .._core.scope import Finalizer, begin_close, finalize, init_scope, keys
+from .._core.scope import NO_SCOPE, Finalizer, begin_close, finalize, init_scope, keys
 from ..effect import Effect
 from ..fiber import Fiber
+from ..scope import CloseableScope, ExecutionStrategy
 
 Observer = Callable[[Exit[Any, Any]], None]
 
@@ -299,9 +300,6 @@ class _RestoreRef:
         self.old = old
 
 
-NO_SCOPE: Final = "no Scope: run this effect inside Effect.scoped(...) or scope.extend(...)"
-
-
 class _Finalizing:
     """Runs a closing scope's finalizers one by one (sequential strategy), each given
     `exit`; failures are collected in `cause`. Then the fiber goes on as `then` says:
@@ -361,6 +359,7 @@ _REVERT_TO_INTERRUPTIBLE: Final = _RevertInterruptible(True)
 _REVERT_TO_UNINTERRUPTIBLE: Final = _RevertInterruptible(False)
 _UNIT_NODE: Final = _SucceedNode(None)
 _UNIT_EXIT: Final = Success(None)
+_SEQUENTIAL: Final = ExecutionStrategy.sequential
 
 
 class Resume:
@@ -636,8 +635,8 @@ class FiberRuntime:
                         value = fn()
                     elif IS_COMPOSITE[code]:  # a node the loop runs itself (>= EXTENDED)
                         if code is SCOPED:  # a new scope: `init_scope`'s state, inlined
-                            scope: Any = _new(cur.scope_class)
-                            scope.strategy = cur.strategy
+                            scope: Any = _new(CloseableScope)
+                            scope.strategy = _SEQUENTIAL
                             scope._sequential = True
                             scope._name = None
                             scope._finalizers = {}

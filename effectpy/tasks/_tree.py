@@ -20,7 +20,7 @@ from typing import Any, Final, Generic, Literal, Never, TypeAlias, final, overlo
 from typing_extensions import TypeVar
 
 from .._core.ids import FiberId, InterruptReason, ScopeClosed
-from .._core.refs import FiberRef
+from .._core.refs import TASK_CURSOR
 from .._interpreter.loop import FiberRuntime
 from .._interpreter.supervise import WatchChild
 from ..effect import Effect
@@ -55,8 +55,12 @@ class Cursor:
         self.state = state
         self.node = node
 
+    def run_task(self, title: str, effect: Effect[A, E, R], meta: object) -> Effect[A, E, R]:
+        """`effect.with_task(title, meta)` in a fiber that is here."""
+        return run_task(self.state, title, effect, meta, None)
 
-CURSOR: Final = FiberRef(None, "task cursor")
+
+CURSOR: Final = TASK_CURSOR
 
 
 def cursor_of(fiber: FiberRuntime) -> Cursor | None:
