@@ -22,6 +22,7 @@ import pytest
 from effectpy import Effect, Exit
 from effectpy._core import opcodes
 from effectpy._core.scheduler import SyncScheduler
+from effectpy._interpreter import resources
 from effectpy._interpreter.loop import FiberRuntime, new_fiber
 
 cpython_only = pytest.mark.skipif(
@@ -32,9 +33,8 @@ cpython_only = pytest.mark.skipif(
 
 LOOP_FUNCTIONS: list[Callable[..., Any]] = [
     FiberRuntime.run,
-    FiberRuntime._finalize_next,
     FiberRuntime._unwind,
-    FiberRuntime._special,
+    resources.finalize_next,
 ]
 
 

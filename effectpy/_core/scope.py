@@ -95,6 +95,14 @@ class ScopeState:
 
 def init_scope(scope: ScopeState, strategy: Any, name: str | None, sequential: bool) -> None:
     """Fill in a new scope's state (user-made: it is tracked weakly)."""
+    init_state(scope, strategy, name, sequential)
+    _user_scopes.append(weakref.ref(scope))
+    if len(_user_scopes) >= _prune_at[0]:
+        _prune()
+
+
+def init_state(scope: ScopeState, strategy: Any, name: str | None, sequential: bool) -> None:
+    """Fill in a new scope's state (`Effect.scoped`'s: the fiber's stack holds it)."""
     scope.strategy = strategy
     scope._sequential = sequential
     scope._name = name
@@ -105,9 +113,6 @@ def init_scope(scope: ScopeState, strategy: Any, name: str | None, sequential: b
     scope._fibers = None
     scope._outer = None
     scope._created = next(keys)
-    _user_scopes.append(weakref.ref(scope))
-    if len(_user_scopes) >= _prune_at[0]:
-        _prune()
 
 
 def _prune() -> None:
@@ -118,7 +123,8 @@ def _prune() -> None:
 
 
 def finalize(finalizer: Finalizer, exit: Exit[Any, Any]) -> Any:
-    """The effect of `finalizer` for a scope that closed with `exit`."""
+    """The effect of `finalizer` for a scope that closed with `exit` (the one decoder
+    of the `Finalizer` forms)."""
     if type(finalizer) is tuple:
         release = finalizer[0]
         return finalizer[1] if release is None else release(finalizer[1], exit)

@@ -3,14 +3,14 @@
 How the loop works
 ==================
 
-An `Effect` is a tree of small frozen nodes, each with an integer opcode (`opcodes.py`).
-`FiberRuntime.run` evaluates the tree of one fiber with an explicit continuation stack
-(a Python list) instead of Python recursion, so a million nested binds use no more
-Python stack than one:
+An `Effect` is a tree of small frozen nodes, each with an integer opcode
+(`_core/opcodes.py`). `FiberRuntime.run` evaluates the tree of one fiber with an
+explicit continuation stack (a Python list) instead of Python recursion, so a million
+nested binds use no more Python stack than one:
 
     cur = effect to evaluate           stack = [frame, frame, ...]   (top is last)
 
-    evaluate cur:
+    evaluate cur (the core nodes, here):
       FLAT_MAP/MAP/FOLD   push the node as a frame, evaluate its `first`
       THEN                the same, for `a.and_then(b)`: the frame just says "now b"
       SUCCEED/SYNC        a value is ready: pop frames, feeding it forward
@@ -20,74 +20,39 @@ Python stack than one:
       ON_EXIT             push the node as a frame, evaluate its `first`
       SET_INTERRUPTIBLE   push a revert frame, evaluate the inner effect
       LOCALLY             set a fiber ref, push a restore frame, evaluate the inner effect
+      FORK / JOIN         start a child fiber (the value is its `Fiber`) / its result
+      YIELD               go to the back of the ready queue
 
-    composite nodes (opcodes >= EXTENDED), run by the loop rather than built from the
-    nodes above, since each would take 5 to 20 steps:
-      FORK                start a child fiber; the value is its `Fiber`
-      JOIN                a done fiber's value or cause; else park until it ends
-      FOR_EACH            push a COLLECT frame, evaluate `f(first item)`
-      SCOPED              open a scope, make it current, push it (a scope is its own
-                          SCOPE_EXIT frame), evaluate the body
-      ACQUIRE_RELEASE     a sync acquire runs at once (one atomic step) and registers
-                          `(release, resource)` in the current scope; any other pushes
-                          the node as a frame and evaluates the acquire uninterruptibly
-      BRACKET             the same for `acquire_use_release`, then `use` guarded by a
-                          release frame (an ON_EXIT)
-      ADD_FINALIZER       register in the scope (or, closed, run it at once)
-      CLOSE_SCOPE         run the scope's finalizers (see FINALIZING)
-      MAKE_SCOPE          a new open scope (`Scope.make`)
-      WITH_SCOPE          make a scope current, push a restore frame (`scope.extend`)
+    evaluate a composite node (opcode >= EXTENDED): `HANDLERS[code](fiber, node)`,
+    registered by the one module that gives the node its meaning:
+      resources.py        SCOPED, ACQUIRE_RELEASE, BRACKET, ADD_FINALIZER,
+                          CLOSE_SCOPE, MAKE_SCOPE, WITH_SCOPE
+      for_each.py         FOR_EACH            foreign.py    PROMISE, BLOCKING
+      groups.py           GROUP, TIMEOUT      sharing.py    DEDUPE, CACHED
+      logs.py             LOG
 
     feed a value to the top frame:          unwind a cause through the frames:
-      FLAT_MAP  cur = k(value)                FLAT_MAP, MAP, THEN, COLLECT  skipped
-      MAP       value = f(value)              RESULT         skipped
-      THEN      cur = the next effect         FOLD     cur = on_failure(cause), unless
-      COLLECT   keep value; f(next item),              the fiber is interrupted and
-                or the list of values                  interruptible (then skipped)
-      FOLD      cur = on_success(value)       ON_EXIT  cur = f(Failure(cause)),
-      ON_EXIT   cur = f(Success(value)),               uninterruptibly; then RETHROW
-                uninterruptibly; then RESULT           (a SYNC one: its thunk, then
-                (a SYNC one: its thunk)                go on unwinding)
-                                              RETHROW  the finalizer failed too: keep
-      RESULT    go on with the kept value              both causes (Sequential)
-      RETHROW   fail with the kept cause      SCOPE_EXIT  close the scope with
-      REVERT    restore interruptibility               Failure(cause): FINALIZING
-      RESTORE   restore a fiber ref or the    FINALIZING  keep the finalizer's cause,
-                current scope                          run the next one
-      SCOPE_EXIT  close the scope with        REVERT, RESTORE  as on success
-                Success(value), run its       (empty)  the fiber's effect failed
-                finalizers
-      FINALIZING  run the next finalizers;
-                then go on as the scope's
-                body ended (or fail with the
-                finalizers' causes)
-      (empty)   the fiber's effect succeeded
-
-A closing scope runs its finalizers newest first (`_finalize_next`): one whose effect
-is a `SYNC` node is called at once; at the first other one, the fiber becomes
-uninterruptible and a FINALIZING frame waits for it, then runs the rest.
+      FLAT_MAP  cur = k(value)                FLAT_MAP, MAP, THEN, RESULT and
+      MAP       value = f(value)                the composite frames listed in
+      THEN      cur = the next effect           PASSED_BY_FAILURE: skipped
+      FOLD      cur = on_success(value)       FOLD     cur = on_failure(cause), unless
+      ON_EXIT   cur = f(Success(value)),               the fiber is interrupted and
+                uninterruptibly; then RESULT           interruptible (then skipped)
+                (a SYNC one: its thunk)       ON_EXIT  cur = f(Failure(cause)),
+      RESULT    go on with the kept value              uninterruptibly; then RETHROW
+      RETHROW   fail with the kept cause               (a SYNC one: its thunk, then
+      REVERT    restore interruptibility               go on unwinding)
+      RESTORE   restore a fiber ref           RETHROW  the finalizer failed too: keep
+      a composite node's frame:                        both causes (Sequential)
+                `ON_VALUE[code]`              REVERT, RESTORE  as on success
+      (empty)   the fiber's effect            a composite node's frame: `ON_CAUSE[code]`
+                succeeded                     (empty)  the fiber's effect failed
 
 So handlers (FOLD) never run for an interrupted fiber, and finalizers (ON_EXIT, scopes)
-always do.
-
-Dispatch. `run` tests the opcode of the node (or frame) against each case in turn,
-commonest first, so a step's cost is mostly how many tests it passes over. The tests
-are written for CPython 3.11's specializing interpreter (measured in
-docs/benchmarks.md): opcodes are compared with `is` (they are small cached ints, and
-`is` needs no specialization), as locals of `run` (bound by its parameter defaults: a
-local is a quarter cheaper than a global), and the composite nodes are chosen with one
-lookup in `IS_COMPOSITE`. A comparison such as `code >= EXTENDED` before a long jump
-would never be specialized, at three times the cost (tests/test_loop_dispatch.py checks
-no comparison of the loop is left so). The op budget is counted as rounds of 256 and a
-tick: a counter above 256 would allocate an int on every step.
-
-Fast paths that earn their place (see docs/benchmarks.md): a `FLAT_MAP` or `THEN` whose
-`first` is already a `SUCCEED` goes on at once, without a push and a pop; a finalizer
-whose effect is a `SYNC` node runs its thunk at once (a thunk is atomic, so there is no
-region to shield it in), on a success where the value is fed to the frames and on a
-failure where `_unwind` pops them (a failing thunk's defect joins the cause, as it
-would have after a RETHROW). (A `MAP` fast path did not pay: in a chain of maps it never
-fires, and its check cost 14%.)
+always do. A frame the tables do not know is an error, never assumed to be anything.
+Why the dispatch is written as it is (opcodes compared with `is`, hot names bound as
+locals, the budget counted in two small ints) is in docs/benchmarks.md, "Why the loop
+looks like this".
 
 Scheduling. A fiber runs on its scheduler's thread until it parks on an `ASYNC` node,
 yields (`YIELD`, or after `budget` ops so one busy fiber cannot starve the others), or
@@ -95,9 +60,12 @@ ends. Only one fiber runs at a time, so messages to a fiber (interruption, resum
 always find it parked or queued, never mid-op: they are handled when it next runs.
 
 Interruption. `interrupt_as` records the interruption. A parked, interruptible fiber is
-woken at once (its async canceller runs first); a queued one sees it when it next runs;
-an uninterruptible one when its region ends. The interruption is sticky: an interrupted
-fiber never again parks or continues in an interruptible region.
+woken at once (its async canceller runs first, uninterruptibly: see
+`supervise.py`); a queued one sees it when it next runs; an uninterruptible one when
+its region ends (`_revert`, the one rule for a held interruption). The interruption is
+sticky: an interrupted fiber never again parks or continues in an interruptible region.
+A forked fiber starts as interruptible as its parent is where it forks
+(docs/interruption.md).
 
 Errors. An exception from user code (a thunk, a continuation) becomes `Die(exc)` with
 its traceback, and unwinds like any failure. `KeyboardInterrupt` and `SystemExit` are
@@ -118,32 +86,21 @@ from .._core import opcodes as op
 from .._core.cause import Cause, Die, Interrupt
 from .._core.exit import Exit, Failure, Success
 from .._core.ids import FiberId, InterruptReason, ParentDone, Shutdown, next_fiber_number
-from .._core.opcodes import (  # bare names: one cached global load each in the loop
-    ACQUIRE_RELEASE,
-    ADD_FINALIZER,
+from .._core.opcodes import (  # bare names: the loop binds them as locals
     ASYNC,
-    BRACKET,
-    CLOSE_SCOPE,
-    COLLECT,
     FAIL,
-    FINALIZING,
     FLAT_MAP,
     FOLD,
-    FOR_EACH,
     FORK,
     IS_COMPOSITE,
     JOIN,
     LOCALLY,
-    MAKE_SCOPE,
     MAP,
     ON_EXIT,
     RESTORE_REF,
-    RESTORE_SCOPE,
     RESULT,
     RETHROW,
     REVERT_INTERRUPTIBLE,
-    SCOPE_EXIT,
-    SCOPED,
     SET_INTERRUPTIBLE,
     SUCCEED,
     SUSPEND,
@@ -154,10 +111,21 @@ from .._core.opcodes import (  # bare names: one cached global load each in the 
 )
 from .._core.refs import DONE, FINISHING, NEW, RUNNING, SUSPENDED, FiberRef
 from .._core.scheduler import Scheduler
-from .._core.scope import NO_SCOPE, Finalizer, begin_close, finalize, init_scope, keys
-from ..effect import Effect
 from ..fiber import Fiber
-from ..scope import CloseableScope, ExecutionStrategy
+from .frames import (
+    REVERT_TO_INTERRUPTIBLE,
+    REVERT_TO_UNINTERRUPTIBLE,
+    UNIT_NODE,
+    FailNode,
+    FoldNode,
+    RestoreRef,
+    ResultFrame,
+    RethrowFrame,
+    UninterruptibleNode,
+)
+from .frames import async_node as async_node
+from .frames import fail_node as fail_node
+from .frames import succeed_node as succeed_node
 
 Observer = Callable[[Exit[Any, Any]], None]
 
@@ -172,22 +140,62 @@ _set_failure_cause: Final[Callable[[Any, Any], None]] = vars(Failure)["cause"]._
 
 
 Handler = Callable[["FiberRuntime", Any], Any]
-HANDLERS: Final[list[Handler | None]] = [None] * len(op.IS_COMPOSITE)
-"""Indexed by opcode: the function that runs a composite node the loop does not run
-inline (`handles`). It is given the fiber and the node, and returns the effect to
-evaluate next (it may push frames first)."""
+FrameHandler = Callable[["FiberRuntime", Any, Any], Any]
 
 
-def handles(code: int) -> Callable[[Handler], Handler]:
-    """Register the decorated function as the one handler of opcode `code`."""
+def _not_an_effect(fiber: FiberRuntime, node: object, *_: object) -> Any:
+    raise TypeError(f"{type(node).__name__} {_short(node)} is not an Effect")
 
-    def register(handler: Handler) -> Handler:
-        if HANDLERS[code] is not None:
-            raise RuntimeError(f"opcode {code} already has a handler: {HANDLERS[code]}")
-        HANDLERS[code] = handler
+
+def _unknown_frame(fiber: FiberRuntime, frame: object, _: object) -> Any:
+    raise RuntimeError(f"the fiber's stack holds an unknown frame: {frame!r}")
+
+
+HANDLERS: Final[list[Handler]] = [_not_an_effect] * len(op.IS_COMPOSITE)
+"""Indexed by opcode: the function that runs a composite node (registered by its
+module with `handles`). Given the fiber and the node, it returns the effect to evaluate
+next, having pushed its frames first if it has any."""
+ON_VALUE: Final[list[FrameHandler]] = [_unknown_frame] * len(op.IS_COMPOSITE)
+"""Indexed by opcode: what a composite node's frame does with the value that reaches
+it (`on_value`): the effect to evaluate next, or None to pass the value on."""
+ON_CAUSE: Final[list[FrameHandler]] = [_unknown_frame] * len(op.IS_COMPOSITE)
+"""Indexed by opcode: what a composite node's frame does when a failure unwinds
+through it (`on_cause`): the effect to evaluate next, or None to go on unwinding."""
+PASSED_BY_FAILURE: Final = frozenset(
+    {op.FLAT_MAP, op.MAP, op.THEN, op.RESULT, op.COLLECT, op.ACQUIRE_RELEASE, op.BRACKET}
+)
+"""Frames a failure unwinds past: continuations of a success, and acquires that did
+not acquire (nothing to release)."""
+
+
+def _register(table: list[Any], default: object, code: int, what: str) -> Callable[[Any], Any]:
+    def register(handler: Any) -> Any:
+        if table[code] is not default:
+            raise RuntimeError(f"opcode {code} already has {what}: {table[code]}")
+        table[code] = handler
         return handler
 
     return register
+
+
+def handles(code: int) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the one handler of the node `code`."""
+    return _register(HANDLERS, _not_an_effect, code, "a handler")
+
+
+def on_value(code: int) -> Callable[[FrameHandler], FrameHandler]:
+    """Register what the frame `code` does with a value (see `ON_VALUE`)."""
+    return _register(ON_VALUE, _unknown_frame, code, "a value handler")
+
+
+def on_cause(code: int) -> Callable[[FrameHandler], FrameHandler]:
+    """Register what the frame `code` does with a failure (see `ON_CAUSE`)."""
+    return _register(ON_CAUSE, _unknown_frame, code, "a failure handler")
+
+
+def _run_runtime_effect(effect: object) -> object:
+    """What `_unwind` hands the loop for an effect a frame's handler made."""
+    return effect
 
 
 def _already_made(maker: object, effect: object, _: object) -> object:
@@ -195,171 +203,6 @@ def _already_made(maker: object, effect: object, _: object) -> object:
     called a finalizer's function itself (`partial`ed; `_describe_function` names
     `maker`)."""
     return effect
-
-
-# -- nodes the loop makes for itself (never seen by user code) ------------------------
-
-
-class _FailNode:
-    __slots__ = ("cause",)
-    _op: Final = op.FAIL
-
-    def __init__(self, cause: Cause[Any]) -> None:
-        self.cause = cause
-
-
-class _SucceedNode:
-    __slots__ = ("value",)
-    _op: Final = op.SUCCEED
-
-    def __init__(self, value: object) -> None:
-        self.value = value
-
-
-class _FoldNode:
-    __slots__ = ("first", "on_failure", "on_success")
-    _op: Final = op.FOLD
-
-    def __init__(
-        self,
-        first: object,
-        on_failure: Callable[[Cause[Any]], object],
-        on_success: Callable[[Any], object] | None,
-    ) -> None:
-        self.first = first
-        self.on_failure = on_failure
-        self.on_success = on_success
-
-
-class _AsyncNode:
-    __slots__ = ("register",)
-    _op: Final = op.ASYNC
-
-    def __init__(self, register: Callable[[Resume], object]) -> None:
-        self.register = register
-
-
-class _UninterruptibleNode:
-    __slots__ = ("effect",)
-    _op: Final = op.SET_INTERRUPTIBLE
-    flag: Final = False
-
-    def __init__(self, effect: object) -> None:
-        self.effect = effect
-
-
-def succeed_node(value: object) -> Any:
-    """An effect node that succeeds with `value` (for the runtime's own use)."""
-    return _SucceedNode(value)
-
-
-def fail_node(cause: Cause[Any]) -> Any:
-    """An effect node that fails with `cause` (for the runtime's own use)."""
-    return _FailNode(cause)
-
-
-def async_node(register: Callable[[Resume], object]) -> Any:
-    """An effect node completed by a callback (for the runtime's own use)."""
-    return _AsyncNode(register)
-
-
-class _RevertInterruptible:
-    __slots__ = ("flag",)
-    _op: Final = op.REVERT_INTERRUPTIBLE
-
-    def __init__(self, flag: bool) -> None:
-        self.flag = flag
-
-
-class _ResultFrame:
-    """After a finalizer on the success path: go on with the body's value."""
-
-    __slots__ = ("value",)
-    _op: Final = op.RESULT
-
-    def __init__(self, value: object) -> None:
-        self.value = value
-
-
-class _RethrowFrame:
-    """After a finalizer on the failure path: fail again with the body's cause."""
-
-    __slots__ = ("cause",)
-    _op: Final = op.RETHROW
-
-    def __init__(self, cause: Cause[Any]) -> None:
-        self.cause = cause
-
-
-class _RestoreRef:
-    __slots__ = ("old", "ref")
-    _op: Final = op.RESTORE_REF
-
-    def __init__(self, ref: FiberRef, old: object) -> None:
-        self.ref = ref
-        self.old = old
-
-
-class _Finalizing:
-    """Runs a closing scope's finalizers one by one (sequential strategy), each given
-    `exit`; failures are collected in `cause`. Then the fiber goes on as `then` says:
-    with its value, or failing with its cause followed by the finalizers' ones."""
-
-    __slots__ = ("cause", "exit", "finalizers", "index", "then")
-    _op: Final = op.FINALIZING
-
-    def __init__(
-        self, finalizers: list[Finalizer], exit: Exit[Any, Any], then: Exit[Any, Any]
-    ) -> None:
-        self.finalizers = finalizers
-        self.index = 0
-        self.exit = exit
-        self.then = then
-        self.cause: Cause[Any] | None = None
-
-
-class _RestoreScope:
-    __slots__ = ("old",)
-    _op: Final = op.RESTORE_SCOPE
-
-    def __init__(self, old: object) -> None:
-        self.old = old
-
-
-class _Collect:
-    """A sequential `for_each` in progress: `f(items[index])` is next, the values so
-    far are in `results`."""
-
-    __slots__ = ("f", "index", "items", "results")
-    _op: Final = op.COLLECT
-
-    def __init__(self, items: tuple[Any, ...], f: Callable[[Any], Any]) -> None:
-        self.items = items
-        self.f = f
-        self.index = 1
-        self.results: list[Any] = []
-
-
-class _Release:
-    """An `ON_EXIT` frame for `acquire_use_release`: `f(exit)` is `release(resource,
-    exit)`, a `partial` (no Python frame of its own). Made by `_release_frame`."""
-
-    __slots__ = ("f",)
-    _op: Final = op.ON_EXIT
-    f: Callable[[Exit[Any, Any]], Any]
-
-
-def _release_frame(release: Callable[[Any, Exit[Any, Any]], Any], resource: object) -> _Release:
-    frame = _Release()
-    frame.f = partial(release, resource)
-    return frame
-
-
-_REVERT_TO_INTERRUPTIBLE: Final = _RevertInterruptible(True)
-_REVERT_TO_UNINTERRUPTIBLE: Final = _RevertInterruptible(False)
-_UNIT_NODE: Final = _SucceedNode(None)
-_UNIT_EXIT: Final = Success(None)
-_SEQUENTIAL: Final = ExecutionStrategy.sequential
 
 
 class Resume:
@@ -370,8 +213,7 @@ class Resume:
     the fiber is parked, it is the fiber's `_parked`.
     """
 
-    # No `__init__` (a bare class call is the cheapest way to make an object): the
-    # fields are set by `FiberRuntime._park`, the one place that makes a `Resume`.
+    # The fields are set by `FiberRuntime._park`, the one place that makes a `Resume`.
     __slots__ = ("_fiber", "canceller", "registering", "resumed_with")
 
     _fiber: FiberRuntime
@@ -392,10 +234,7 @@ class Resume:
 class FiberRuntime:
     """The state of one fiber and the loop that runs it."""
 
-    # Every fiber sets each of these once, so fewer is faster. There is no `__init__`:
-    # a class call without one is the cheapest way to make an object (a third of the
-    # cost of `object.__new__`). `new_fiber` fills the slots, and so does the loop's
-    # FORK node itself, the hottest constructor (keep the two in step).
+    # `new_fiber`, the one constructor, fills the slots.
     __slots__ = (
         "_cur",
         "_exit",
@@ -552,46 +391,32 @@ class FiberRuntime:
         MAP: Any = MAP,
         SYNC: Any = SYNC,
         IS_COMPOSITE: Any = IS_COMPOSITE,
-        SCOPED: Any = SCOPED,
-        ACQUIRE_RELEASE: Any = ACQUIRE_RELEASE,
         FORK: Any = FORK,
-        BRACKET: Any = BRACKET,
         JOIN: Any = JOIN,
-        ADD_FINALIZER: Any = ADD_FINALIZER,
         FAIL: Any = FAIL,
         SUSPEND: Any = SUSPEND,
         FOLD: Any = FOLD,
         ON_EXIT: Any = ON_EXIT,
         WITH_FIBER: Any = WITH_FIBER,
         ASYNC: Any = ASYNC,
-        COLLECT: Any = COLLECT,
-        SCOPE_EXIT: Any = SCOPE_EXIT,
         REVERT_INTERRUPTIBLE: Any = REVERT_INTERRUPTIBLE,
+        HANDLERS: Any = HANDLERS,
+        ON_VALUE: Any = ON_VALUE,
         _SUCCEEDED: Any = _SUCCEEDED,
-        _new: Any = _new,
-        keys: Any = keys,
     ) -> None:
         """Evaluate until the fiber parks, yields or ends (called by the scheduler,
-        with no arguments).
-
-        The parameters after `self` are not parameters: their defaults bind the
-        opcodes and a few other module names the loop reads on every step as locals.
-        A local is about a quarter cheaper to test than a global, and the dispatch
-        chain tests several per step; the defaults cost a few instructions per call.
-        """
+        with no arguments; the defaults bind names the loop reads on every step as
+        locals, see docs/benchmarks.md)."""
         cur: Any = self._cur
         self._cur = None
         if self._interrupt_pending and self._interruptible:
             interrupted = self._interrupt_cause
             if interrupted is not None:
                 self._interrupt_pending = False
-                cur = _FailNode(interrupted)
+                cur = FailNode(interrupted)
         stack = self._stack
-        # The budget of ops, counted as `tick` (1 to 256) and `rounds` more of 256:
-        # counting down a number above 256 would allocate an int on every op (only
-        # -5..256 are cached), which costs more than the op's dispatch.
-        rounds, tick = self.scheduler.rounds_and_ticks
-        fn: Any = None  # names the function that made `cur`, for `_defect`
+        rounds, tick = self.scheduler.rounds_and_ticks  # the op budget: see `Scheduler`
+        fn: Any = None  # names the function that made `cur`, for `as_defect`
         value: Any = None
         while True:
             try:
@@ -599,7 +424,7 @@ class FiberRuntime:
                     tick -= 1
                     if tick < 0:
                         if not rounds:  # the budget is spent: let the others run
-                            if not hasattr(type(cur), "_op"):  # `_defect` says `fn` made it
+                            if not hasattr(type(cur), "_op"):  # `as_defect` says `fn` made it
                                 raise AttributeError("_op")
                             self._cur = cur
                             self.scheduler.schedule(self)
@@ -633,123 +458,24 @@ class FiberRuntime:
                     elif code is SYNC:
                         fn = cur.thunk
                         value = fn()
-                    elif IS_COMPOSITE[code]:  # a node the loop runs itself (>= EXTENDED)
-                        if code is SCOPED:  # a new scope: `init_scope`'s state, inlined
-                            scope: Any = _new(CloseableScope)
-                            scope.strategy = _SEQUENTIAL
-                            scope._sequential = True
-                            scope._name = None
-                            scope._finalizers = {}
-                            scope._exit = None
-                            scope._parent_entry = None
-                            scope._owner = self
-                            scope._fibers = None
-                            scope._created = next(keys)
-                            scope._outer = self.scope
-                            self.scope = scope
-                            stack.append(scope)  # a scope is its own SCOPE_EXIT frame
-                            cur = cur.effect
-                            continue
-                        elif code is ACQUIRE_RELEASE:
-                            scope = self.scope
-                            if scope is None:
-                                raise LookupError(NO_SCOPE)
-                            first = cur.acquire
-                            if first._op is not SYNC or scope._exit is not None:
-                                # the node is its own frame, above the way back
-                                if self._interruptible:
-                                    stack.append(_REVERT_TO_INTERRUPTIBLE)
-                                    self._interruptible = False
-                                stack.append(cur)
-                                cur = first
-                                continue
-                            # A sync acquire is one atomic step: no region to enter.
-                            fn = first.thunk
-                            value = fn()
-                            scope._finalizers[next(keys)] = (cur.release, value)
-                        elif code is FORK:  # the value is the child's `Fiber` handle
-                            if cur.daemon:
-                                child = self.fork_child(cur.effect, True)
-                            else:
-                                # `new_fiber` and `fork_child`, inlined: the hottest
-                                # constructor of the runtime (keep them in step)
-                                scheduler = self.scheduler
-                                child = FiberRuntime()
-                                child.number = next_fiber_number()
-                                child._id = None
-                                child.scheduler = scheduler
-                                child.parent = self
-                                child.refs = self.refs  # shared: see `refs`
-                                child.children = None
-                                child._stack = []
-                                child._cur = cur.effect
-                                child._state = RUNNING
-                                child._interruptible = self._interruptible  # inherited
-                                child._interrupt_cause = None
-                                child._interrupt_pending = False
-                                child._exit = None
-                                child._observers = None
-                                child.scope = self.scope
-                                children = self.children
-                                if children is None:
-                                    self.children = {child: None}
-                                else:
-                                    children[child] = None
-                                scheduler.ready.append(child)  # `schedule`, inlined
-                                if not scheduler.drain_pending:
-                                    scheduler.arrange_drain()
+                    elif IS_COMPOSITE[code]:
+                        if code is FORK:  # the value is the child's `Fiber` handle
                             value = Fiber()
-                            value._runtime = child
+                            value._runtime = self.fork_child(cur.effect, cur.daemon)
                         elif code is JOIN:
                             exit = cur.runtime._exit
                             if exit is _SUCCEEDED:
                                 value = cur.runtime._cur
-                            elif exit is None:  # still running: wait for it
-                                cur = cur.fiber._join_now()
-                                continue
-                            elif type(exit) is not Success:
-                                cur = _FailNode(exit.cause)
-                                continue
-                            else:
+                            elif type(exit) is Success:
                                 value = exit.value
-                        elif code is BRACKET and cur.acquire._op is SYNC:
-                            # A sync acquire is one atomic step: no region to enter.
-                            fn = cur.acquire.thunk
-                            value = fn()
-                            guard = _Release()  # `_release_frame`, inlined
-                            guard.f = partial(cur.release, value)
-                            stack.append(guard)
-                            fn = cur.use
-                            cur = fn(value)
-                            continue
-                        elif code is ADD_FINALIZER and cur.scope._exit is None:
-                            cur.scope._finalizers[next(keys)] = cur.entry
-                            value = None
-                        elif code is FOR_EACH:
-                            items = cur.items
-                            if not items:
-                                value = []
-                            else:
-                                frame = _Collect(items, cur.f)
-                                stack.append(frame)
-                                fn = cur.f
-                                cur = fn(items[0])
+                            else:  # still running (wait for it), or failed
+                                cur = (
+                                    cur.fiber._join_now() if exit is None else FailNode(exit.cause)
+                                )
                                 continue
-                        elif code is MAKE_SCOPE:
-                            value = _new(cur.scope_class)
-                            init_scope(value, cur.strategy, cur.name, cur.sequential)
-                            value._owner = self
-                        elif code is CLOSE_SCOPE and cur.scope._sequential:
-                            exit = cur.scope_exit
-                            finalizers = begin_close(cur.scope, exit)
-                            value = None
-                            if finalizers:
-                                closing = _Finalizing(finalizers, exit, _UNIT_EXIT)
-                                cur = self._finalize_next(closing)
-                                if cur is not None:
-                                    continue
-                        else:  # the rarer composite nodes, and the cases of those above
-                            cur = self._special(cur, code)  # that they leave to it
+                        else:  # a composite node: its module's handler (`handles`)
+                            fn = None
+                            cur = HANDLERS[code](self, cur)
                             continue
                     elif code is FAIL:
                         handler = self._unwind(cur.cause)
@@ -777,28 +503,16 @@ class FiberRuntime:
                             return
                         continue
                     elif code is SET_INTERRUPTIBLE:
-                        flag = cur.flag
-                        if flag != self._interruptible:
-                            stack.append(
-                                _REVERT_TO_INTERRUPTIBLE
-                                if self._interruptible
-                                else _REVERT_TO_UNINTERRUPTIBLE
-                            )
-                            self._interruptible = flag
-                            if flag and self._interrupt_cause is not None:
-                                self._interrupt_pending = False
-                                cur = _FailNode(self._interrupt_cause)
-                                continue
-                        cur = cur.effect
+                        cur = self._set_interruptible(cur.flag, cur.effect)
                         continue
                     elif code is LOCALLY:
                         ref = cur.ref
-                        stack.append(_RestoreRef(ref, self.refs.get(ref, _MISSING)))
+                        stack.append(RestoreRef(ref, self.refs.get(ref, _MISSING)))
                         self.set_ref(ref, cur.value)
                         cur = cur.effect
                         continue
                     elif code is YIELD:
-                        self._cur = _UNIT_NODE
+                        self._cur = UNIT_NODE
                         self.scheduler.schedule(self)
                         return
                     else:
@@ -807,25 +521,7 @@ class FiberRuntime:
                     # A value is ready: feed it to the frames on the stack.
                     while True:
                         if not stack:
-                            if self.children is None and self._observers is None:
-                                # Nobody waits: keep the value, make the Success only
-                                # if someone asks (`exit`); `_cur` is free from now on.
-                                # (`_publish`, inlined for this case.)
-                                self._cur = value
-                                self._state = DONE
-                                self._exit = _SUCCEEDED
-                                parent = self.parent
-                                if parent is not None:
-                                    parent.children.pop(self, None)  # type: ignore[union-attr]
-                                    self.parent = None
-                                else:
-                                    self.scheduler.daemons.pop(self, None)
-                                if self._observers is not None:  # added by another thread
-                                    self._notify(_SUCCEEDED)  # type: ignore[unreachable]
-                                return
-                            exit = _new(Success)
-                            _set_success_value(exit, value)
-                            self._effect_done(exit)
+                            self._succeeded(value)
                             return
                         frame = stack.pop()
                         code = frame._op
@@ -839,96 +535,59 @@ class FiberRuntime:
                         elif code is THEN:
                             cur = frame.second
                             break
-                        elif code is COLLECT:  # the next item of a sequential for_each
-                            frame.results.append(value)
-                            index = frame.index
-                            items = frame.items
-                            if index < len(items):
-                                frame.index = index + 1
-                                stack.append(frame)
-                                fn = frame.f
-                                cur = fn(items[index])
-                                break
-                            value = frame.results
-                        elif code is SCOPE_EXIT:  # an `Effect.scoped` body succeeded
-                            self.scope = frame._outer
-                            exit = _new(Success)
-                            _set_success_value(exit, value)
-                            registered = frame._finalizers
-                            if len(registered) != 1 or frame._exit is not None:
-                                cur = self._close_scoped(frame, exit)
-                                if cur is None:  # all ran: go on with `value`
-                                    continue
-                                break
-                            frame._exit = exit  # closed: run its one finalizer
-                            entry = registered.popitem()[1]
-                            if type(entry) is tuple:  # `scope.finalize`, inlined
-                                fn = entry[0]
-                                cur = entry[1] if fn is None else fn(entry[1], exit)
-                            else:
-                                fn = entry
-                                cur = fn(exit)
-                            if cur._op is SYNC:  # atomic: no region to enter
-                                cur.thunk()
-                                continue
-                            self._enter_finalizer(_ResultFrame(value))  # as `on_exit` does
-                            break
                         elif code is FOLD:
                             fn = frame.on_success
                             if fn is not None:
                                 cur = fn(value)
                                 break
-                        elif code is ON_EXIT:
+                        elif code is ON_EXIT:  # a finalizer, given the body's success
                             exit = _new(Success)
                             _set_success_value(exit, value)
                             fn = frame.f
                             cur = fn(exit)
-                            if cur._op is SYNC:  # atomic: no region to enter
+                            if cur._op is SYNC:  # a thunk is atomic: no region to enter
                                 fn = cur.thunk
                                 fn()
                                 continue
-                            self._enter_finalizer(_ResultFrame(value))
+                            self.enter_finalizer(ResultFrame(value))
                             break
-                        elif code is ACQUIRE_RELEASE:  # acquired: register the release
-                            scope = self.scope
-                            if scope._exit is None:
-                                scope._finalizers[next(keys)] = (frame.release, value)
-                            else:  # closed meanwhile (by another fiber): release now
-                                stack.append(_ResultFrame(value))
-                                fn = frame.release
-                                cur = fn(value, scope._exit)
-                                break
                         elif code is REVERT_INTERRUPTIBLE:
-                            self._interruptible = frame.flag
-                            if frame.flag and self._interrupt_cause is not None:
-                                self._interrupt_pending = False
-                                cur = _FailNode(self._interrupt_cause)
+                            cur = self._revert(frame.flag)
+                            if cur is not None:
                                 break
                         elif code is RESULT:
                             value = frame.value
-                        elif code is FINALIZING:  # the next finalizers of a closing scope
-                            cur = self._finalize_next(frame)
-                            if cur is None:  # all ran: go on as the scope's body did
-                                value = frame.then.value
-                                continue
-                            break
                         elif code is RETHROW:
-                            cur = _FailNode(frame.cause)
+                            cur = FailNode(frame.cause)
                             break
                         elif code is RESTORE_REF:
                             self._restore_ref(frame)
-                        elif code is RESTORE_SCOPE:
-                            self.scope = frame.old
-                        else:  # BRACKET: acquired; use, then release
-                            fn = frame.use
-                            cur = self._bracket_acquired(frame, value)
-                            break
+                        else:  # a frame of a composite node: its module's (`on_value`)
+                            fn = None
+                            cur = ON_VALUE[code](self, frame, value)
+                            if cur is not None:
+                                break
             except (KeyboardInterrupt, SystemExit) as exc:
                 cur = self._shutdown(exc)
             except BaseException as exc:
-                cur = _FailNode(Die(_defect(exc, cur, fn)))
+                cur = FailNode(Die(as_defect(exc, cur, fn)))
 
     # -- helpers of the loop (off the hot path) -------------------------------------
+
+    def _succeeded(self, value: object) -> None:
+        """The fiber's effect succeeded with `value`."""
+        if self.children is None and self._observers is None:
+            # Nobody waits: keep the value, make the Success only if someone asks
+            # (`exit`); `_cur` is free from now on.
+            self._cur = value
+            self._exit = _SUCCEEDED
+            self._detach()
+            if self._observers is not None:  # added by another thread meanwhile
+                self._notify(_SUCCEEDED)  # type: ignore[unreachable]
+            return
+        exit = _new(Success)
+        _set_success_value(exit, value)
+        self._effect_done(exit)
 
     def _unwind(self, cause: Cause[Any]) -> tuple[Callable[[Any], Any], Any] | None:
         """Pop frames up to a failure handler or a finalizer: the function to call and
@@ -937,10 +596,10 @@ class FiberRuntime:
         while stack:
             frame = stack.pop()
             code = frame._op
-            if code is op.FOLD:
+            if code is FOLD:
                 if not (self._interruptible and self._interrupt_cause is not None):
                     return frame.on_failure, cause
-            elif code is op.ON_EXIT:  # a finalizer: runs even for an interrupted fiber
+            elif code is ON_EXIT:  # a finalizer: runs even for an interrupted fiber
                 exit = _new(Failure)
                 _set_failure_cause(exit, cause)
                 fn = frame.f
@@ -958,31 +617,23 @@ class FiberRuntime:
                     cause = Cause.sequential(cause, self._shutdown(exc).cause)
                     continue
                 except BaseException as exc:
-                    failed = exc if effect is _MISSING else _defect(exc, effect, fn)
+                    failed = exc if effect is _MISSING else as_defect(exc, effect, fn)
                     cause = Cause.sequential(cause, Die(failed))
                     continue
-                self._enter_finalizer(_RethrowFrame(cause))
+                self.enter_finalizer(RethrowFrame(cause))
                 return partial(_already_made, fn, effect), None
-            elif code is op.RETHROW:  # the finalizer itself failed: both causes stay
+            elif code is RETHROW:  # the finalizer itself failed: both causes stay
                 cause = Cause.sequential(frame.cause, cause)
-            elif code is op.REVERT_INTERRUPTIBLE:  # an interruption held back joins
+            elif code is REVERT_INTERRUPTIBLE:  # an interruption held back joins
                 self._interruptible = frame.flag
                 if frame.flag and self._interrupt_cause is not None:
                     cause = self._join_held_interruption(cause)
-            elif code is op.RESTORE_REF:
+            elif code is RESTORE_REF:
                 self._restore_ref(frame)
-            elif code is op.RESTORE_SCOPE:
-                self.scope = frame.old
-            elif code is op.SCOPE_EXIT:
-                self.scope = frame._outer
-                exit = Failure(cause)
-                finalizers = begin_close(frame, exit)
-                if finalizers:
-                    return self._finalize_resume, _Finalizing(finalizers, exit, exit)
-            elif code is op.FINALIZING:  # a finalizer failed: keep its cause, go on
-                before = frame.cause
-                frame.cause = cause if before is None else Cause.sequential(before, cause)
-                return self._finalize_resume, frame
+            elif code not in PASSED_BY_FAILURE:  # a composite node's frame (`on_cause`)
+                effect = ON_CAUSE[code](self, frame, cause)
+                if effect is not None:
+                    return _run_runtime_effect, effect
         exit = _new(Failure)
         _set_failure_cause(exit, cause)
         self._effect_done(exit)
@@ -997,135 +648,37 @@ class FiberRuntime:
         self._interrupt_pending = False
         return cause if cause.is_interrupted() else Cause.sequential(cause, interrupted)
 
-    def _revert_succeeding(self, flag: bool) -> Any:
-        """Leaving an (un)interruptible region with a value: restore `flag`; the
-        effect to go on with if an interruption waited for the region's end."""
+    def _revert(self, flag: bool) -> Any:
+        """Leave an (un)interruptible region with a value: restore `flag`. The one rule
+        for an interruption held back by the region: it is delivered as the fiber
+        becomes interruptible again (the effect to go on with; None if there is none).
+        On the failure path, `_join_held_interruption` applies the same rule."""
         self._interruptible = flag
         if flag and self._interrupt_cause is not None:
             self._interrupt_pending = False
-            return _FailNode(self._interrupt_cause)
+            return FailNode(self._interrupt_cause)
         return None
 
-    # -- scopes and resources ----------------------------------------------------------
-
-    def _special(self, cur: Any, code: int) -> Any:
-        """Evaluate a resource node the loop does not inline: push its frame, return
-        the effect to evaluate next."""
-        stack = self._stack
-        if code is op.BRACKET:  # an acquire that is not sync (the loop runs the others)
-            # the node is its own frame, above the way back
-            if self._interruptible:
-                stack.append(_REVERT_TO_INTERRUPTIBLE)
-                self._interruptible = False
-            else:
-                stack.append(_REVERT_TO_UNINTERRUPTIBLE)
-            stack.append(cur)
-            return cur.acquire
-        if code is op.WITH_SCOPE:
-            stack.append(_RestoreScope(self.scope))
-            self.scope = cur.scope
-            return cur.effect
-        if code is op.ADD_FINALIZER:  # to a closed scope: run it now
-            entry = cur.entry
-            named = entry[0] if type(entry) is tuple else entry
-            effect = _expect_effect(finalize(entry, cur.scope._exit), named)
-            self._enter_finalizer(_ResultFrame(None))
-            return effect
-        if code is op.CLOSE_SCOPE:  # a parallel scope (the loop closes the others)
-            scope = cur.scope
-            exit = cur.scope_exit
-            finalizers = begin_close(scope, exit)
-            if not finalizers:
-                return _UNIT_NODE
-            return _UninterruptibleNode(scope.run_in_parallel(finalizers, exit))
-        handler = HANDLERS[code] if type(code) is int and 0 <= code < len(HANDLERS) else None
-        if handler is None or not isinstance(cur, Effect):
-            raise TypeError(f"{type(cur).__name__} {_short(cur)} is not an Effect")
-        return handler(self, cur)
-
-    def _finalize_next(self, frame: _Finalizing) -> Any:
-        """Run the next finalizers of a closing scope. A sync one runs at once (a thunk
-        is atomic: nothing to shield it from); any other is the effect to evaluate
-        next, with the frame back on the stack and the fiber uninterruptible until the
-        last has run. When all have run: None to go on with the value of `frame.then`
-        (a success, no finalizer failed), else the effect that fails."""
-        finalizers = frame.finalizers
-        exit = frame.exit
-        count = len(finalizers)
-        # (A `for`, not `while index < count`: CPython 3.11 never specializes a
-        # comparison followed by a jump as long as this body.)
-        for index in range(frame.index, count):
-            finalizer = finalizers[index]
-            effect: Any = _MISSING
-            try:
-                if type(finalizer) is tuple:  # `scope.finalize`, inlined
-                    release = finalizer[0]
-                    effect = finalizer[1] if release is None else release(finalizer[1], exit)
-                else:
-                    effect = finalizer(exit)  # type: ignore[operator]  # the callable
-                if effect._op is not SYNC:
-                    frame.index = index + 1
-                    self._enter_finalizer(frame)
-                    return effect
-                effect.thunk()
-            except (KeyboardInterrupt, SystemExit):
-                frame.index = index + 1  # the others still run, as the fiber unwinds
-                self._enter_finalizer(frame)
-                raise
-            except BaseException as exc:
-                named = finalizer[0] if type(finalizer) is tuple else finalizer
-                failed = Die(exc if effect is _MISSING else _defect(exc, effect, named))
-                before = frame.cause
-                frame.cause = failed if before is None else Cause.sequential(before, failed)
-        frame.index = count
-        then = frame.then
-        cause = frame.cause
-        if cause is None:
-            if type(then) is Success:
-                return None
-            return _FailNode(then.cause)  # type: ignore[attr-defined]  # a Failure
-        if type(then) is Failure:
-            cause = Cause.sequential(then.cause, cause)
-        return _FailNode(cause)
-
-    def _close_scoped(self, scope: Any, exit: Success[Any]) -> Any:
-        """The body of `Effect.scoped` succeeded (`exit`): close its scope, unless
-        closed already. None when every finalizer ran and none failed, else the effect
-        to evaluate next (with a FINALIZING frame pushed, see `_finalize_next`)."""
-        finalizers = begin_close(scope, exit)
-        if not finalizers:
-            return None
-        return self._finalize_next(_Finalizing(finalizers, exit, exit))
-
-    def _finalize_resume(self, frame: _Finalizing) -> Any:
-        """`_finalize_next`, as an effect to evaluate in every case."""
-        effect = self._finalize_next(frame)
-        if effect is None:
-            value = frame.then.value  # type: ignore[attr-defined]  # a Success
-            return _UNIT_NODE if value is None else _SucceedNode(value)
+    def _set_interruptible(self, flag: bool, effect: object) -> Any:
+        """SET_INTERRUPTIBLE: run `effect` with interruptibility `flag`, restored after."""
+        if flag != self._interruptible:
+            was = self._interruptible
+            self._stack.append(REVERT_TO_INTERRUPTIBLE if was else REVERT_TO_UNINTERRUPTIBLE)
+            interrupted = self._revert(flag)
+            if interrupted is not None:
+                return interrupted
         return effect
 
-    def _bracket_acquired(self, node: Any, resource: object) -> Any:
-        """`acquire_use_release` acquired `resource`: `use` it, as interruptible as the
-        fiber was (the revert frame below says), released whatever happens."""
-        stack = self._stack
-        outer = stack[-1].flag
-        stack.append(_release_frame(node.release, resource))
-        interrupted = self._revert_succeeding(outer)
-        if interrupted is not None:
-            return interrupted
-        return node.use(resource)
-
-    def _enter_finalizer(self, after: object) -> None:
+    def enter_finalizer(self, after: object) -> None:
         """Run the next effect as a finalizer: uninterruptibly, then `after` (a RESULT,
         RETHROW or FINALIZING frame) decides how the fiber goes on."""
         stack = self._stack
         if self._interruptible:
-            stack.append(_REVERT_TO_INTERRUPTIBLE)
+            stack.append(REVERT_TO_INTERRUPTIBLE)
             self._interruptible = False
         stack.append(after)
 
-    def _restore_ref(self, frame: _RestoreRef) -> None:
+    def _restore_ref(self, frame: RestoreRef) -> None:
         if frame.old is _MISSING:
             refs = self.refs.copy()  # never in place: see `refs`
             refs.pop(frame.ref, None)
@@ -1138,8 +691,8 @@ class FiberRuntime:
         already ran (or the fiber is interrupted), or None once parked."""
         if self._interruptible and self._interrupt_cause is not None:
             self._interrupt_pending = False
-            return _FailNode(self._interrupt_cause)
-        resume = Resume()  # no `__init__`: the fields are set here
+            return FailNode(self._interrupt_cause)
+        resume = Resume()
         resume._fiber = self
         resume.canceller = None
         resume.registering = True
@@ -1179,14 +732,14 @@ class FiberRuntime:
         self._interrupt_pending = False
         interrupted = self._interrupt_cause
         assert interrupted is not None
-        fail = _FailNode(interrupted)
+        fail = FailNode(interrupted)
         node: Any = fail
         if canceller is not None:
             # The canceller may have to wait (for a thread, a coroutine, children): it
             # runs uninterruptibly, or the sticky interruption would stop it at once.
-            node = _FoldNode(
-                _UninterruptibleNode(canceller),
-                lambda cause: _FailNode(Cause.sequential(interrupted, cause)),
+            node = FoldNode(
+                UninterruptibleNode(canceller),
+                lambda cause: FailNode(Cause.sequential(interrupted, cause)),
                 lambda _: fail,
             )
         if resume is not None and resume.registering:  # from inside its own `register`
@@ -1199,43 +752,6 @@ class FiberRuntime:
         """Give the fiber a name, shown wherever its id is."""
         self._id = FiberId(self.number, name)
 
-    def fork_child(
-        self,
-        effect: object,
-        daemon: bool = False,
-        refs: dict[FiberRef, object] | None = None,
-        observer: Observer | None = None,
-        interruptible: bool | None = None,
-    ) -> FiberRuntime:
-        """Start `effect` in a new fiber: a supervised child, or a daemon (no parent).
-        It starts with `refs` (default: this fiber's; see `refs`), and with `observer`
-        (if given) called with its exit when it is done, as `add_observer` would.
-        (The loop's FORK node does the same for a supervised child, inlined: keep the
-        two in step.)"""
-        scheduler = self.scheduler
-        parent = None if daemon else self
-        child = new_fiber(
-            scheduler,
-            parent,
-            self.refs if refs is None else refs,
-            scope=self.scope,
-            interruptible=self._interruptible if interruptible is None else interruptible,
-        )
-        child._cur = effect
-        child._state = RUNNING
-        if observer is not None:
-            child._observers = [observer]
-        if parent is None:
-            scheduler.daemons[child] = None
-        elif self.children is None:
-            self.children = {child: None}
-        else:
-            self.children[child] = None
-        scheduler.ready.append(child)  # `scheduler.schedule(child)`, inlined
-        if not scheduler.drain_pending:
-            scheduler.arrange_drain()
-        return child
-
     def new_child(
         self,
         daemon: bool = False,
@@ -1244,8 +760,9 @@ class FiberRuntime:
         interruptible: bool | None = None,
     ) -> FiberRuntime:
         """A new fiber that is not started yet: `start(effect)` it soon, since a
-        supervising parent waits for its children to end. It starts with `refs` and in
-        `scope` (default: this fiber's; see `refs`)."""
+        supervising parent waits for its children to end. A supervised child, or a
+        daemon (no parent). It starts with `refs` and in `scope` (default: this fiber's;
+        see `refs`), as interruptible as this fiber is now unless told."""
         child = new_fiber(
             self.scheduler,
             None if daemon else self,
@@ -1254,9 +771,27 @@ class FiberRuntime:
             interruptible=self._interruptible if interruptible is None else interruptible,
         )
         if not daemon:
-            if self.children is None:
-                self.children = {}
-            self.children[child] = None
+            children = self.children
+            if children is None:
+                self.children = {child: None}
+            else:
+                children[child] = None
+        return child
+
+    def fork_child(
+        self,
+        effect: object,
+        daemon: bool = False,
+        refs: dict[FiberRef, object] | None = None,
+        observer: Observer | None = None,
+        interruptible: bool | None = None,
+    ) -> FiberRuntime:
+        """Start `effect` in a `new_child`, with `observer` (if given) called with its
+        exit when it is done, as `add_observer` would."""
+        child = self.new_child(daemon, refs, interruptible=interruptible)
+        if observer is not None:
+            child._observers = [observer]
+        child.start(effect)
         return child
 
     def _shutdown(self, exc: BaseException) -> Any:
@@ -1266,7 +801,7 @@ class FiberRuntime:
             self._interrupt_cause = Interrupt(self.id, Shutdown(type(exc).__name__))
         self._interrupt_pending = False
         self._interruptible = True
-        return _FailNode(self._interrupt_cause)
+        return FailNode(self._interrupt_cause)
 
     def _effect_done(self, exit: Exit[Any, Any]) -> None:
         """The fiber's effect ended (its stack is empty): stop the children, then
@@ -1291,16 +826,20 @@ class FiberRuntime:
             self._publish(exit)
 
     def _publish(self, exit: Exit[Any, Any]) -> None:
-        self._state = DONE
         self._exit = exit
+        self._detach()
+        if self._observers is not None:  # (one may come from another thread meanwhile)
+            self._notify(exit)
+
+    def _detach(self) -> None:
+        """Done: leave the parent's children (or the scheduler's roots)."""
+        self._state = DONE
         parent = self.parent
         if parent is not None:
             parent.children.pop(self, None)  # type: ignore[union-attr]  # a child is in it
             self.parent = None
         else:
             self.scheduler.daemons.pop(self, None)
-        if self._observers is not None:  # (one may come from another thread meanwhile)
-            self._notify(exit)
 
     def _notify(self, exit: Exit[Any, Any]) -> None:
         """Call the observers of the published `exit` (`_exit` is set before)."""
@@ -1343,7 +882,7 @@ def new_fiber(
     return fiber
 
 
-def _expect_effect(effect: Any, fn: object) -> Any:
+def expect_effect(effect: Any, fn: object) -> Any:
     """`effect`, made by `fn`; a TypeError naming `fn` if it is not an effect."""
     if not hasattr(type(effect), "_op"):
         raise TypeError(
@@ -1354,7 +893,7 @@ def _expect_effect(effect: Any, fn: object) -> Any:
 
 
 def _describe_function(fn: object) -> str:
-    while isinstance(fn, partial):  # a release (see `_Release`), or `_already_made`
+    while isinstance(fn, partial):  # a release (see `Release`), or `_already_made`
         fn = fn.args[0] if fn.func is _already_made else fn.func
     name = getattr(fn, "__qualname__", None) or repr(fn)
     code = getattr(fn, "__code__", None)
@@ -1368,7 +907,7 @@ def _short(value: object) -> str:
     return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
-def _defect(exc: BaseException, cur: object, fn: object) -> BaseException:
+def as_defect(exc: BaseException, cur: object, fn: object) -> BaseException:
     """The defect for an error in the loop; explains a function that returned a non-Effect."""
     inner = getattr(cur, "first", None)
     if (
