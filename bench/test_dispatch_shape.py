@@ -22,7 +22,7 @@ import pytest
 from effectpy import Effect, Exit
 from effectpy._core import opcodes
 from effectpy._core.scheduler import SyncScheduler
-from effectpy._interpreter import resources
+from effectpy._interpreter import finalizers
 from effectpy._interpreter.loop import FiberRuntime, new_fiber
 
 cpython_only = pytest.mark.skipif(
@@ -34,7 +34,7 @@ cpython_only = pytest.mark.skipif(
 LOOP_FUNCTIONS: list[Callable[..., Any]] = [
     FiberRuntime.run,
     FiberRuntime._unwind,
-    resources.finalize_next,
+    finalizers.finalize_next,
 ]
 
 

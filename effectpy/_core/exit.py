@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, Never, TypeVar
+from typing import Any, Generic, Never, TypeVar
 
 from .cause import Cause, Die, Fail
 
@@ -84,3 +84,22 @@ class Failure(Exit[Never, E_co]):
 
 
 _UNIT: Exit[None, Never] = Success(None)
+
+_new = object.__new__
+_set_value: Callable[[Any, Any], None] = vars(Success)["value"].__set__
+_set_cause: Callable[[Any, Any], None] = vars(Failure)["cause"].__set__
+
+
+def success_of(value: A) -> Success[A]:
+    """`Success(value)` for the runtime, without the frozen dataclass's `__init__`
+    (a finalizer gets one per scope that closes)."""
+    exit: Success[A] = _new(Success)
+    _set_value(exit, value)
+    return exit
+
+
+def failure_of(cause: Cause[E]) -> Failure[E]:
+    """`Failure(cause)` for the runtime, as `success_of`."""
+    exit: Failure[E] = _new(Failure)
+    _set_cause(exit, cause)
+    return exit

@@ -101,18 +101,28 @@ def init_scope(scope: ScopeState, strategy: Any, name: str | None, sequential: b
         _prune()
 
 
-def init_state(scope: ScopeState, strategy: Any, name: str | None, sequential: bool) -> None:
-    """Fill in a new scope's state (`Effect.scoped`'s: the fiber's stack holds it)."""
+def init_state(
+    scope: ScopeState,
+    strategy: Any,
+    name: str | None,
+    sequential: bool,
+    owner: FiberRuntime | None = None,
+    outer: object = None,
+) -> ScopeState:
+    """Fill in a new scope's state; the scope. (`Effect.scoped`'s scopes are made so
+    by the loop, with their `owner` fiber and the `outer` scope they replace as its
+    current one, and not tracked: the fiber's stack holds them.)"""
     scope.strategy = strategy
     scope._sequential = sequential
     scope._name = name
     scope._finalizers = {}
     scope._exit = None
     scope._parent_entry = None
-    scope._owner = None
+    scope._owner = owner
     scope._fibers = None
-    scope._outer = None
+    scope._outer = outer
     scope._created = next(keys)
+    return scope
 
 
 def _prune() -> None:

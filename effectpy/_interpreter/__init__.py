@@ -10,7 +10,6 @@ public feature modules above it.
 # The modules that register handlers for the loop's composite nodes (`loop.handles`):
 # importing the package installs them all.
 from . import branch as branch
-from . import for_each as for_each
 from . import foreign as foreign
 from . import groups as groups
 from . import logs as logs

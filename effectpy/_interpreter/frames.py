@@ -117,6 +117,20 @@ class RestoreRef:
         self.old = old
 
 
+class Collect:
+    """A sequential `for_each` in progress: `f(items[index])` is next, the values so
+    far are in `results`."""
+
+    __slots__ = ("f", "index", "items", "results")
+    _op: Final = op.COLLECT
+
+    def __init__(self, items: tuple[Any, ...], f: Callable[[Any], Any]) -> None:
+        self.items = items
+        self.f = f
+        self.index = 1
+        self.results: list[Any] = []
+
+
 REVERT_TO_INTERRUPTIBLE: Final = RevertInterruptible(True)
 REVERT_TO_UNINTERRUPTIBLE: Final = RevertInterruptible(False)
 UNIT_NODE: Final = SucceedNode(None)

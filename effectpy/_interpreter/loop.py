@@ -21,13 +21,15 @@ nested binds use no more Python stack than one:
       SET_INTERRUPTIBLE   push a revert frame, evaluate the inner effect
       LOCALLY             set a fiber ref, push a restore frame, evaluate the inner effect
       FORK / JOIN         start a child fiber (the value is its `Fiber`) / its result
+      FOR_EACH            push a COLLECT frame, evaluate `f(first item)`: a sequential
+                          `for_each` walks its items in one frame, not a chain of binds
       YIELD               go to the back of the ready queue
 
     evaluate a composite node (opcode >= EXTENDED): `HANDLERS[code](fiber, node)`,
     registered by the one module that gives the node its meaning:
       resources.py        SCOPED, ACQUIRE_RELEASE, BRACKET, ADD_FINALIZER,
                           CLOSE_SCOPE, MAKE_SCOPE, WITH_SCOPE
-      for_each.py         FOR_EACH            foreign.py    PROMISE, BLOCKING
+      foreign.py          PROMISE, BLOCKING
       groups.py           GROUP, TIMEOUT      sharing.py    DEDUPE, CACHED
       logs.py             LOG
 
@@ -42,6 +44,8 @@ nested binds use no more Python stack than one:
       RESULT    go on with the kept value              uninterruptibly; then RETHROW
       RETHROW   fail with the kept cause               (a SYNC one: its thunk, then
       REVERT    restore interruptibility               go on unwinding)
+      COLLECT   keep value; f(next item),
+                or the list of values
       RESTORE   restore a fiber ref           RETHROW  the finalizer failed too: keep
       a composite node's frame:                        both causes (Sequential)
                 `ON_VALUE[code]`              REVERT, RESTORE  as on success
@@ -84,13 +88,17 @@ from typing import Any, Final
 
 from .._core import opcodes as op
 from .._core.cause import Cause, Die, Interrupt
-from .._core.exit import Exit, Failure, Success
+from .._core.exit import Exit, Failure, Success, success_of
 from .._core.ids import FiberId, InterruptReason, ParentDone, Shutdown, next_fiber_number
 from .._core.opcodes import (  # bare names: the loop binds them as locals
+    ACQUIRE_RELEASE,
+    ADD_FINALIZER,
     ASYNC,
+    COLLECT,
     FAIL,
     FLAT_MAP,
     FOLD,
+    FOR_EACH,
     FORK,
     IS_COMPOSITE,
     JOIN,
@@ -101,6 +109,8 @@ from .._core.opcodes import (  # bare names: the loop binds them as locals
     RESULT,
     RETHROW,
     REVERT_INTERRUPTIBLE,
+    SCOPE_EXIT,
+    SCOPED,
     SET_INTERRUPTIBLE,
     SUCCEED,
     SUSPEND,
@@ -111,11 +121,17 @@ from .._core.opcodes import (  # bare names: the loop binds them as locals
 )
 from .._core.refs import DONE, FINISHING, NEW, RUNNING, SUSPENDED, FiberRef
 from .._core.scheduler import Scheduler
+from .._core.scope import NO_SCOPE, finalize, init_state, keys
 from ..fiber import Fiber
+from ..scope import CloseableScope, ExecutionStrategy
+from .defects import already_made, as_defect, short
+from .defects import expect_effect as expect_effect
+from .finalizers import close_scope, finalize_resume, finalizer_failed, maker, scope_failed
 from .frames import (
     REVERT_TO_INTERRUPTIBLE,
     REVERT_TO_UNINTERRUPTIBLE,
     UNIT_NODE,
+    Collect,
     FailNode,
     FoldNode,
     RestoreRef,
@@ -131,6 +147,7 @@ Observer = Callable[[Exit[Any, Any]], None]
 
 
 _MISSING: Final = object()
+_SEQUENTIAL: Final = ExecutionStrategy.sequential
 _SUCCEEDED: Final[Any] = object()
 """`_exit` of a fiber that succeeded while nobody waited: its value is in `_cur`, its
 `Success` is made by `exit` when first asked for (most joins never need it)."""
@@ -144,7 +161,7 @@ FrameHandler = Callable[["FiberRuntime", Any, Any], Any]
 
 
 def _not_an_effect(fiber: FiberRuntime, node: object, *_: object) -> Any:
-    raise TypeError(f"{type(node).__name__} {_short(node)} is not an Effect")
+    raise TypeError(f"{type(node).__name__} {short(node)} is not an Effect")
 
 
 def _unknown_frame(fiber: FiberRuntime, frame: object, _: object) -> Any:
@@ -157,7 +174,8 @@ module with `handles`). Given the fiber and the node, it returns the effect to e
 next, having pushed its frames first if it has any."""
 ON_VALUE: Final[list[FrameHandler]] = [_unknown_frame] * len(op.IS_COMPOSITE)
 """Indexed by opcode: what a composite node's frame does with the value that reaches
-it (`on_value`): the effect to evaluate next, or None to pass the value on."""
+it (`on_value`): the effect to evaluate next, None to pass the value on, or `give` a
+new value."""
 ON_CAUSE: Final[list[FrameHandler]] = [_unknown_frame] * len(op.IS_COMPOSITE)
 """Indexed by opcode: what a composite node's frame does when a failure unwinds
 through it (`on_cause`): the effect to evaluate next, or None to go on unwinding."""
@@ -166,6 +184,26 @@ PASSED_BY_FAILURE: Final = frozenset(
 )
 """Frames a failure unwinds past: continuations of a success, and acquires that did
 not acquire (nothing to release)."""
+
+
+class _GivesValue:
+    def __repr__(self) -> str:
+        return "GIVES_VALUE"
+
+
+GIVES_VALUE: Final[Any] = _GivesValue()
+"""What a handler returns when its node has a value at once: it has put the value in
+the fiber's `_cur` (free while the fiber runs), and the loop feeds it to the frames
+without making an effect around it."""
+
+
+def _unknown_node(fiber: FiberRuntime, node: Any) -> Any:
+    raise TypeError(f"unknown effect opcode {node._op!r}")
+
+
+CORE: Final[list[Handler]] = [_unknown_node] * len(op.IS_COMPOSITE)
+"""Indexed by opcode: the loop's rarer core nodes (`FiberRuntime._core_handlers`):
+the effect to go on with, or None when the fiber parked or gave way."""
 
 
 def _register(table: list[Any], default: object, code: int, what: str) -> Callable[[Any], Any]:
@@ -195,13 +233,6 @@ def on_cause(code: int) -> Callable[[FrameHandler], FrameHandler]:
 
 def _run_runtime_effect(effect: object) -> object:
     """What `_unwind` hands the loop for an effect a frame's handler made."""
-    return effect
-
-
-def _already_made(maker: object, effect: object, _: object) -> object:
-    """`effect`, which `maker` made: the function `_unwind` hands the loop when it has
-    called a finalizer's function itself (`partial`ed; `_describe_function` names
-    `maker`)."""
     return effect
 
 
@@ -383,30 +414,20 @@ class FiberRuntime:
 
     # -- the loop -----------------------------------------------------------------
 
+    # fmt: off
     def run(
-        self,
-        FLAT_MAP: Any = FLAT_MAP,
-        THEN: Any = THEN,
-        SUCCEED: Any = SUCCEED,
-        MAP: Any = MAP,
-        SYNC: Any = SYNC,
-        IS_COMPOSITE: Any = IS_COMPOSITE,
-        FORK: Any = FORK,
-        JOIN: Any = JOIN,
-        FAIL: Any = FAIL,
-        SUSPEND: Any = SUSPEND,
-        FOLD: Any = FOLD,
-        ON_EXIT: Any = ON_EXIT,
-        WITH_FIBER: Any = WITH_FIBER,
-        ASYNC: Any = ASYNC,
-        REVERT_INTERRUPTIBLE: Any = REVERT_INTERRUPTIBLE,
-        HANDLERS: Any = HANDLERS,
-        ON_VALUE: Any = ON_VALUE,
-        _SUCCEEDED: Any = _SUCCEEDED,
+        self, FLAT_MAP: Any = FLAT_MAP, THEN: Any = THEN, SUCCEED: Any = SUCCEED,
+        MAP: Any = MAP, SYNC: Any = SYNC, IS_COMPOSITE: Any = IS_COMPOSITE, FAIL: Any = FAIL,
+        SCOPED: Any = SCOPED, ACQUIRE_RELEASE: Any = ACQUIRE_RELEASE, FORK: Any = FORK,
+        JOIN: Any = JOIN, ADD_FINALIZER: Any = ADD_FINALIZER, SUSPEND: Any = SUSPEND,
+        FOLD: Any = FOLD, ON_EXIT: Any = ON_EXIT, WITH_FIBER: Any = WITH_FIBER,
+        COLLECT: Any = COLLECT, SCOPE_EXIT: Any = SCOPE_EXIT,
+        REVERT_INTERRUPTIBLE: Any = REVERT_INTERRUPTIBLE, HANDLERS: Any = HANDLERS,
+        ON_VALUE: Any = ON_VALUE, GIVES_VALUE: Any = GIVES_VALUE, _SUCCEEDED: Any = _SUCCEEDED,
+        CORE: Any = CORE, _new: Any = _new, keys: Any = keys,
     ) -> None:
-        """Evaluate until the fiber parks, yields or ends (called by the scheduler,
-        with no arguments; the defaults bind names the loop reads on every step as
-        locals, see docs/benchmarks.md)."""
+        # fmt: on
+        """Run until the fiber parks, yields or ends (the defaults bind names as locals)."""
         cur: Any = self._cur
         self._cur = None
         if self._interrupt_pending and self._interruptible:
@@ -417,20 +438,14 @@ class FiberRuntime:
         stack = self._stack
         rounds, tick = self.scheduler.rounds_and_ticks  # the op budget: see `Scheduler`
         fn: Any = None  # names the function that made `cur`, for `as_defect`
-        value: Any = None
         while True:
             try:
                 while True:
                     tick -= 1
-                    if tick < 0:
-                        if not rounds:  # the budget is spent: let the others run
-                            if not hasattr(type(cur), "_op"):  # `as_defect` says `fn` made it
-                                raise AttributeError("_op")
-                            self._cur = cur
-                            self.scheduler.schedule(self)
+                    if tick < 0:  # a round of the op budget is spent
+                        rounds, tick = self._next_round(cur, rounds)
+                        if tick < 0:  # the budget is spent: others run
                             return
-                        rounds -= 1
-                        tick = 255
                     code = cur._op
                     if code is FLAT_MAP:
                         first = cur.first
@@ -459,7 +474,23 @@ class FiberRuntime:
                         fn = cur.thunk
                         value = fn()
                     elif IS_COMPOSITE[code]:
-                        if code is FORK:  # the value is the child's `Fiber` handle
+                        if code is SCOPED:  # a new scope, current, its own SCOPE_EXIT frame
+                            scope = _new(CloseableScope)
+                            outer = self.scope
+                            self.scope = init_state(scope, _SEQUENTIAL, None, True, self, outer)
+                            stack.append(scope)
+                            cur = cur.effect
+                            continue
+                        elif code is ACQUIRE_RELEASE:
+                            scope = self.scope
+                            first = cur.acquire
+                            if scope is None or first._op is not SYNC or scope._exit is not None:
+                                cur = self._acquire(cur)  # uninterruptibly, then register
+                                continue
+                            fn = first.thunk  # a sync acquire is one atomic step
+                            value = fn()
+                            scope._finalizers[next(keys)] = (cur.release, value)
+                        elif code is FORK:  # the value is the child's `Fiber` handle
                             value = Fiber()
                             value._runtime = self.fork_child(cur.effect, cur.daemon)
                         elif code is JOIN:
@@ -468,15 +499,19 @@ class FiberRuntime:
                                 value = cur.runtime._cur
                             elif type(exit) is Success:
                                 value = exit.value
-                            else:  # still running (wait for it), or failed
-                                cur = (
-                                    cur.fiber._join_now() if exit is None else FailNode(exit.cause)
-                                )
+                            else:  # failed, or still running: wait for it
+                                cur = FailNode(exit.cause) if exit else cur.fiber._join_now()
                                 continue
-                        else:  # a composite node: its module's handler (`handles`)
+                        elif code is ADD_FINALIZER and cur.scope._exit is None:
+                            cur.scope._finalizers[next(keys)] = cur.entry
+                            value = None
+                        else:  # any other composite node: its handler (`handles`)
                             fn = None
                             cur = HANDLERS[code](self, cur)
-                            continue
+                            if cur is not GIVES_VALUE:
+                                continue
+                            value = self._cur  # the handler's value (see `GIVES_VALUE`)
+                            self._cur = None
                     elif code is FAIL:
                         handler = self._unwind(cur.cause)
                         if handler is None:
@@ -496,31 +531,16 @@ class FiberRuntime:
                         fn = cur.f
                         cur = fn(self)
                         continue
-                    elif code is ASYNC:
-                        fn = cur.register
-                        cur = self._park(fn)
-                        if cur is None:
+                    else:  # the other core nodes: ASYNC, SET_INTERRUPTIBLE, LOCALLY, YIELD
+                        fn = None
+                        cur = CORE[code](self, cur)
+                        if cur is None:  # parked, or gave way
                             return
                         continue
-                    elif code is SET_INTERRUPTIBLE:
-                        cur = self._set_interruptible(cur.flag, cur.effect)
-                        continue
-                    elif code is LOCALLY:
-                        ref = cur.ref
-                        stack.append(RestoreRef(ref, self.refs.get(ref, _MISSING)))
-                        self.set_ref(ref, cur.value)
-                        cur = cur.effect
-                        continue
-                    elif code is YIELD:
-                        self._cur = UNIT_NODE
-                        self.scheduler.schedule(self)
-                        return
-                    else:
-                        raise TypeError(f"unknown effect opcode {code!r}")
 
                     # A value is ready: feed it to the frames on the stack.
                     while True:
-                        if not stack:
+                        if not stack:  # the fiber's effect succeeded
                             self._succeeded(value)
                             return
                         frame = stack.pop()
@@ -535,22 +555,43 @@ class FiberRuntime:
                         elif code is THEN:
                             cur = frame.second
                             break
+                        elif code is COLLECT:  # the next item of a sequential for_each
+                            frame.results.append(value)
+                            index = frame.index
+                            if index < len(frame.items):
+                                frame.index = index + 1
+                                stack.append(frame)
+                                fn = frame.f
+                                cur = fn(frame.items[index])
+                                break
+                            value = frame.results
+                        elif code is ON_EXIT or code is SCOPE_EXIT:  # finalizers, on success
+                            exit = _new(Success)
+                            _set_success_value(exit, value)
+                            if code is ON_EXIT:
+                                fn = frame.f
+                                cur = fn(exit)
+                            else:  # an `Effect.scoped` body succeeded: close its scope
+                                self.scope = frame._outer
+                                if len(frame._finalizers) != 1 or frame._exit is not None:
+                                    cur = close_scope(self, frame, exit)  # `finalizers.py`
+                                    if cur is None:
+                                        continue
+                                    break
+                                frame._exit = exit  # closed: its one finalizer runs here
+                                entry = frame._finalizers.popitem()[1]
+                                fn = entry[0] if type(entry) is tuple else entry
+                                cur = finalize(entry, exit)
+                            if cur._op is SYNC:  # a thunk is atomic: no region to enter
+                                cur.thunk()
+                                continue
+                            self.enter_finalizer(ResultFrame(value))
+                            break
                         elif code is FOLD:
                             fn = frame.on_success
                             if fn is not None:
                                 cur = fn(value)
                                 break
-                        elif code is ON_EXIT:  # a finalizer, given the body's success
-                            exit = _new(Success)
-                            _set_success_value(exit, value)
-                            fn = frame.f
-                            cur = fn(exit)
-                            if cur._op is SYNC:  # a thunk is atomic: no region to enter
-                                fn = cur.thunk
-                                fn()
-                                continue
-                            self.enter_finalizer(ResultFrame(value))
-                            break
                         elif code is REVERT_INTERRUPTIBLE:
                             cur = self._revert(frame.flag)
                             if cur is not None:
@@ -562,10 +603,13 @@ class FiberRuntime:
                             break
                         elif code is RESTORE_REF:
                             self._restore_ref(frame)
-                        else:  # a frame of a composite node: its module's (`on_value`)
+                        else:  # any other frame: its module's (`on_value`)
                             fn = None
                             cur = ON_VALUE[code](self, frame, value)
-                            if cur is not None:
+                            if cur is GIVES_VALUE:  # a new value (see `GIVES_VALUE`)
+                                value = self._cur
+                                self._cur = None
+                            elif cur is not None:
                                 break
             except (KeyboardInterrupt, SystemExit) as exc:
                 cur = self._shutdown(exc)
@@ -573,6 +617,26 @@ class FiberRuntime:
                 cur = FailNode(Die(as_defect(exc, cur, fn)))
 
     # -- helpers of the loop (off the hot path) -------------------------------------
+
+    def _async(self, node: Any) -> Any:
+        """ASYNC: park until `register`'s callback resumes the fiber (None: parked)."""
+        return self._park(node.register)
+
+    def _set_interruptible_node(self, node: Any) -> Any:
+        return self._set_interruptible(node.flag, node.effect)
+
+    def _yield(self, node: Any) -> None:
+        """YIELD: go to the back of the ready queue."""
+        self._give_way(UNIT_NODE)
+
+    def _next_round(self, cur: Any, rounds: int) -> tuple[int, int]:
+        """The loop's op budget after a round of 256 ops: (rounds left, tick), or a
+        negative tick when the budget is spent and the fiber gave way to the others.
+        (Counted in two small ints: a counter above 256 would allocate on each op.)"""
+        if not rounds:
+            self._give_way(cur)
+            return 0, -1
+        return rounds - 1, 255
 
     def _succeeded(self, value: object) -> None:
         """The fiber's effect succeeded with `value`."""
@@ -584,10 +648,35 @@ class FiberRuntime:
             self._detach()
             if self._observers is not None:  # added by another thread meanwhile
                 self._notify(_SUCCEEDED)  # type: ignore[unreachable]
-            return
-        exit = _new(Success)
-        _set_success_value(exit, value)
-        self._effect_done(exit)
+        else:
+            self._effect_done(success_of(value))
+
+    def _give_way(self, cur: Any) -> None:
+        """Go to the back of the ready queue, to go on with `cur` (yield, or the op
+        budget is spent)."""
+        if not hasattr(type(cur), "_op"):  # `as_defect` names the function that made it
+            raise AttributeError("_op")
+        self._cur = cur
+        self.scheduler.schedule(self)
+
+    def _locally(self, node: Any) -> Any:
+        """LOCALLY: run `node.effect` with a fiber ref set, restored after."""
+        ref = node.ref
+        self._stack.append(RestoreRef(ref, self.refs.get(ref, _MISSING)))
+        self.set_ref(ref, node.value)
+        return node.effect
+
+    def _acquire(self, node: Any) -> Any:
+        """ACQUIRE_RELEASE with an acquire that is not sync (or into a closed scope):
+        acquire uninterruptibly; the node is its own frame, above the way back, and
+        registers the release once the resource is there (`_acquired`)."""
+        if self.scope is None:
+            raise LookupError(NO_SCOPE)
+        if self._interruptible:
+            self._stack.append(REVERT_TO_INTERRUPTIBLE)
+            self._interruptible = False
+        self._stack.append(node)
+        return node.acquire
 
     def _unwind(self, cause: Cause[Any]) -> tuple[Callable[[Any], Any], Any] | None:
         """Pop frames up to a failure handler or a finalizer: the function to call and
@@ -621,7 +710,7 @@ class FiberRuntime:
                     cause = Cause.sequential(cause, Die(failed))
                     continue
                 self.enter_finalizer(RethrowFrame(cause))
-                return partial(_already_made, fn, effect), None
+                return partial(already_made, fn, effect), None
             elif code is RETHROW:  # the finalizer itself failed: both causes stay
                 cause = Cause.sequential(frame.cause, cause)
             elif code is REVERT_INTERRUPTIBLE:  # an interruption held back joins
@@ -787,11 +876,31 @@ class FiberRuntime:
         interruptible: bool | None = None,
     ) -> FiberRuntime:
         """Start `effect` in a `new_child`, with `observer` (if given) called with its
-        exit when it is done, as `add_observer` would."""
-        child = self.new_child(daemon, refs, interruptible=interruptible)
+        exit when it is done, as `add_observer` would. (`new_child` and `start` in one:
+        every `fork` comes here.)"""
+        scheduler = self.scheduler
+        child = new_fiber(
+            scheduler,
+            None if daemon else self,
+            self.refs if refs is None else refs,
+            None,
+            self.scope,
+            self._interruptible if interruptible is None else interruptible,
+            effect,
+        )
+        if daemon:
+            scheduler.daemons[child] = None
+        else:
+            children = self.children
+            if children is None:
+                self.children = {child: None}
+            else:
+                children[child] = None
         if observer is not None:
             child._observers = [observer]
-        child.start(effect)
+        scheduler.ready.append(child)  # `scheduler.schedule(child)`
+        if not scheduler.drain_pending:
+            scheduler.arrange_drain()
         return child
 
     def _shutdown(self, exc: BaseException) -> Any:
@@ -859,10 +968,12 @@ def new_fiber(
     name: str | None = None,
     scope: object = None,
     interruptible: bool = True,
+    effect: object = None,
 ) -> FiberRuntime:
-    """A fiber that is not started yet (`start` it): a root (no `parent`) or a child
-    its parent does not know of yet. It starts with `refs` (default: none set; see
-    `FiberRuntime.refs`) and in `scope`."""
+    """The one constructor of fibers. Given no `effect`, a fiber that is not started
+    yet (`start` it); given one, a fiber ready to run it (queue it). A root (no
+    `parent`) or a child its parent does not know of yet, with `refs` (default: none
+    set; see `FiberRuntime.refs`) and in `scope`."""
     fiber = FiberRuntime()
     fiber.number = number = next_fiber_number()
     fiber._id = None if name is None else FiberId(number, name)
@@ -871,8 +982,8 @@ def new_fiber(
     fiber.refs = {} if refs is None else refs
     fiber.children = None
     fiber._stack = []
-    fiber._cur = None
-    fiber._state = NEW
+    fiber._cur = effect
+    fiber._state = NEW if effect is None else RUNNING
     fiber._interruptible = interruptible
     fiber._interrupt_cause = None
     fiber._interrupt_pending = False
@@ -882,51 +993,54 @@ def new_fiber(
     return fiber
 
 
-def expect_effect(effect: Any, fn: object) -> Any:
-    """`effect`, made by `fn`; a TypeError naming `fn` if it is not an effect."""
-    if not hasattr(type(effect), "_op"):
-        raise TypeError(
-            f"{_describe_function(fn)} returned {type(effect).__name__} {_short(effect)}, "
-            f"expected an Effect"
-        )
+_HOT_NODES: Final = (FLAT_MAP, THEN, SUCCEED, MAP, SYNC, IS_COMPOSITE, FAIL, FOLD)
+_WARM_NODES: Final = (SCOPED, ACQUIRE_RELEASE, FORK, JOIN, SUSPEND, WITH_FIBER, ASYNC)
+_HOT_FRAMES: Final = (ON_EXIT, COLLECT, SCOPE_EXIT, REVERT_INTERRUPTIBLE)
+_TABLES: Final = (HANDLERS, ON_VALUE, GIVES_VALUE, _SUCCEEDED, _new, keys)
+
+
+# -- the loop's own composite nodes ------------------------------------------------------
+
+
+@handles(FOR_EACH)
+def _for_each(fiber: FiberRuntime, node: Any) -> Any:
+    """FOR_EACH: `f(item)` for each item in turn, the values in a list (a COLLECT frame
+    walks the items; the loop runs it)."""
+    if not node.items:
+        fiber._cur = []  # the value: see `GIVES_VALUE`
+        return GIVES_VALUE
+    fiber._stack.append(Collect(node.items, node.f))
+    return expect_effect(node.f(node.items[0]), node.f)
+
+
+@handles(ADD_FINALIZER)
+def _add_finalizer_to_closed(fiber: FiberRuntime, node: Any) -> Any:
+    """ADD_FINALIZER to a closed scope (the loop registers the others): run it now,
+    given the exit the scope closed with."""
+    entry = node.entry
+    effect = expect_effect(finalize(entry, node.scope._exit), maker(entry))
+    fiber.enter_finalizer(ResultFrame(None))
     return effect
 
 
-def _describe_function(fn: object) -> str:
-    while isinstance(fn, partial):  # a release (see `Release`), or `_already_made`
-        fn = fn.args[0] if fn.func is _already_made else fn.func
-    name = getattr(fn, "__qualname__", None) or repr(fn)
-    code = getattr(fn, "__code__", None)
-    if code is not None:
-        return f"{name} ({code.co_filename}:{code.co_firstlineno})"
-    return name
+@on_value(ACQUIRE_RELEASE)
+def _acquired(fiber: FiberRuntime, node: Any, resource: object) -> Any:
+    """`acquire_release` acquired `resource`: register its release in the scope (or,
+    closed meanwhile by another fiber, release it now)."""
+    scope = fiber.scope
+    if scope._exit is None:
+        scope._finalizers[next(keys)] = (node.release, resource)
+        return None
+    fiber._stack.append(ResultFrame(resource))
+    return expect_effect(node.release(resource, scope._exit), node.release)
 
 
-def _short(value: object) -> str:
-    shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
+on_value(op.FINALIZING)(lambda fiber, frame, _: finalize_resume(fiber, frame))
+on_cause(op.FINALIZING)(finalizer_failed)
+on_cause(SCOPE_EXIT)(scope_failed)
 
 
-def as_defect(exc: BaseException, cur: object, fn: object) -> BaseException:
-    """The defect for an error in the loop; explains a function that returned a non-Effect."""
-    inner = getattr(cur, "first", None)
-    if (
-        isinstance(exc, AttributeError)
-        and hasattr(type(cur), "_op")
-        and inner is not None
-        and not hasattr(type(inner), "_op")
-    ):
-        where = "an effect" if fn is None else _describe_function(fn)
-        return TypeError(
-            f"{where} built an effect around {type(inner).__name__} {_short(inner)} "
-            f"where an Effect was expected"
-        )
-    if isinstance(exc, AttributeError) and not hasattr(type(cur), "_op"):
-        where = "the effect to run" if fn is None else _describe_function(fn)
-        shown = repr(cur)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        error = TypeError(f"{where} returned {type(cur).__name__} {shown}, expected an Effect")
-        error.__cause__ = None
-        return error
-    return exc
+CORE[ASYNC] = FiberRuntime._async
+CORE[SET_INTERRUPTIBLE] = FiberRuntime._set_interruptible_node
+CORE[LOCALLY] = FiberRuntime._locally
+CORE[YIELD] = FiberRuntime._yield
