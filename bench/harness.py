@@ -493,7 +493,11 @@ def format_bars(results: Sequence[Result]) -> str:
             return ["-", "-", "-"]
         measured = statistics.median(values)
         verdict = "meets" if measured <= allowed else "MISSES"
-        return [f"{measured:.2f}x", _spread(values) or "-", verdict]
+        # Two decimals, or three where two would round a miss onto the bar (0.503x).
+        shown = f"{measured:.2f}x"
+        if measured > allowed and float(shown[:-1]) <= allowed:
+            shown = f"{measured:.3f}x"
+        return [shown, _spread(values) or "-", verdict]
 
     rows: list[list[str]] = []
     seen: set[str] = set()

@@ -132,6 +132,14 @@ def test_a_bar_timed_with_the_collector_on_too_is_given_both_ways_each_judged() 
     )
 
 
+def test_a_ratio_just_over_its_bar_is_not_shown_as_on_it() -> None:
+    bench = benchmark(bar=0.5)
+    over = format_bars(combine([results(bench, 1.006, 2.0, ours_gc=0.998, peer_gc=2.0)]))
+    assert over.splitlines()[-1] == (
+        "| Work | peer |    0.5x |    0.503x |     - | MISSES  | 0.50x |     - | meets   |"
+    )
+
+
 def test_no_bar_no_bar_table() -> None:
     bench = Benchmark("suite", "Work", ops=10, expected=None, summary="some work")
     assert format_bars(combine([results(bench, 1.0, 2.0)])) == ""
