@@ -13,7 +13,16 @@ TYPE_DIRS = $(wildcard effectpy tests typings bench examples tools)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install lint typecheck typesafety pytest test demo bench docs clean
+# `make bench BENCH_ARGS="--quick fork"` passes arguments to `python -m bench`;
+# `make bench PY=python3.12` runs it under that interpreter, in a venv of its own
+# (.venv-3.12, as bench-matrix makes them).
+BENCH_ARGS ?=
+# The CPythons `make bench-matrix` runs the fibers suite under (versions, commands or
+# paths; bench/matrix.py finds a version on PATH or through pyenv), and its arguments.
+PYTHONS ?= 3.11 3.12 3.13
+MATRIX_ARGS ?= fibers
+
+.PHONY: help install lint typecheck typesafety pytest test demo bench bench-matrix docs clean
 
 help:
 	@echo "make demo        run the showcase (examples/showcase.py)"
@@ -24,6 +33,7 @@ help:
 	@echo "make typesafety  type-contract tests (pytest-mypy-plugins, pyright)"
 	@echo "make pytest      the test suite"
 	@echo "make bench       benchmarks (python -m bench)"
+	@echo "make bench-matrix  the fibers suite under python3.11, 3.12 and 3.13 (PYTHONS=...)"
 	@echo "make docs        build the documentation site (mkdocs --strict)"
 	@echo "make gen-typing  rewrite the generated pipe overloads and pointfree signatures"
 	@echo "make clean       remove the venv, caches and build output"
@@ -81,8 +91,19 @@ test: lint typecheck typesafety pytest
 demo: $(STAMP)
 	$(BIN)/python examples/showcase.py
 
+# PY given on the command line or in the environment (not this file's default): run
+# the benchmarks under it, in its own venv.
 bench: $(STAMP)
-	$(BIN)/python -m bench
+ifeq ($(origin PY),file)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+else
+	$(BIN)/python -m bench.matrix $(PY) -- $(BENCH_ARGS)
+endif
+
+# Each interpreter gets a venv of its own, .venv-3.12 and so on, made on first use with
+# effectpy (editable) and trio; one not installed is reported as skipped, at the end.
+bench-matrix: $(STAMP)
+	$(BIN)/python -m bench.matrix $(PYTHONS) -- $(MATRIX_ARGS)
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict
@@ -95,5 +116,5 @@ gen-typing: $(STAMP)
 	$(BIN)/python tools/gen_typing.py
 
 clean:
-	rm -rf $(VENV) build dist site *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV)-[0-9]* build dist site *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

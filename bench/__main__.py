@@ -1,12 +1,14 @@
-"""`python -m bench [--quick] [--processes N] [--profile] [NAME ...]`: run the
+"""`python -m bench [--quick] [--processes N] [--no-gc] [--profile] [NAME ...]`: run the
 benchmarks, print the table.
 
 NAME filters benchmarks by a case-insensitive substring of their name or suite
 (`python -m bench narrow map`). The benchmarks are measured in worker processes, one
 after another (5 by default, see `harness`); `--processes N` sets how many, `--quick`
-takes fewer, shorter repeats in one process. `--profile` runs the effectpy
-implementation of the selected benchmarks under cProfile instead of timing them, and
-prints where the time goes.
+takes fewer, shorter repeats in one process. The table is timed with the garbage
+collector paused, as `timeit` does; the bars are also timed with it on (`--gc`, the
+default; `--no-gc` leaves that out). `--profile` runs the effectpy implementation of
+the selected benchmarks under cProfile instead of timing them, and prints where the
+time goes.
 """
 
 from __future__ import annotations
@@ -66,9 +68,20 @@ def _worker(benchmarks: Sequence[Benchmark], settings: Settings, label: str) -> 
         settings,
         progress=lambda text: print(f"  [{label}] timing {text}", file=sys.stderr, flush=True),
     )
-    rows = [[r.benchmark.name, r.implementation, r.rounds[0]] for r in results]
+    rows = [
+        [r.benchmark.name, r.implementation, r.rounds[0], r.rounds_gc[0] if r.rounds_gc else None]
+        for r in results
+    ]
     print(json.dumps(rows))
     return 0
+
+
+def _worker_command(label: str, settings: Settings, names: Sequence[str]) -> list[str]:
+    """The command line of worker `label` (`1/5`): this module, measuring in-process."""
+    command = [sys.executable, "-m", "bench", "--worker", label]
+    command += ["--repeats", str(settings.repeats), "--min-time", str(settings.min_time)]
+    command.append("--gc" if settings.gc else "--no-gc")
+    return [*command, "--", *names]
 
 
 def _measure_in_workers(
@@ -81,29 +94,44 @@ def _measure_in_workers(
     runs: list[list[Result]] = []
     for index in range(settings.processes):
         label = f"{index + 1}/{settings.processes}"
-        command = [sys.executable, "-m", "bench", "--worker", label]
-        command += ["--repeats", str(settings.repeats), "--min-time", str(settings.min_time)]
         done = subprocess.run(
-            [*command, "--", *names], cwd=root, stdout=subprocess.PIPE, text=True, check=False
+            _worker_command(label, settings, names),
+            cwd=root,
+            stdout=subprocess.PIPE,
+            text=True,
+            check=False,
         )
         if done.returncode != 0:
             raise SystemExit(f"benchmark worker {label} failed (exit {done.returncode})")
         rows = json.loads(done.stdout.splitlines()[-1])
         runs.append(
             [
-                Result(by_name[bench], impl, (tuple(rounds),), notes_of[(bench, impl)])
-                for bench, impl, rounds in rows
+                Result(
+                    by_name[bench],
+                    impl,
+                    (tuple(rounds),),
+                    notes_of[(bench, impl)],
+                    (tuple(rounds_gc),) if rounds_gc is not None else (),
+                )
+                for bench, impl, rounds, rounds_gc in rows
             ]
         )
     return combine(runs)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "names", nargs="*", metavar="NAME", help="run only benchmarks matching NAME"
     )
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats")
+    parser.add_argument(
+        "--gc",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time the bars with the garbage collector on, as in a real program "
+        "(default: on; the table is timed with it paused, as timeit does)",
+    )
     parser.add_argument(
         "--processes", type=int, metavar="N", help="worker processes (default: 5, --quick: 1)"
     )
@@ -111,6 +139,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--min-time", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--profile", action="store_true", help="profile effectpy with cProfile")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings the options ask for (`--processes` is checked by `main`)."""
+    settings = dataclasses.replace(QUICK if args.quick else FULL, gc=args.gc)
+    if args.worker is not None:
+        settings = dataclasses.replace(
+            settings,
+            repeats=args.repeats or settings.repeats,
+            min_time=args.min_time or settings.min_time,
+        )
+    if args.processes is not None:
+        settings = dataclasses.replace(settings, processes=args.processes)
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
 
     load_suites()
@@ -122,24 +169,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         _profile(benchmarks, calls=5 if args.quick else 20)
         return 0
 
-    settings = QUICK if args.quick else FULL
+    settings = _settings(args)
     if args.worker is not None:
-        settings = dataclasses.replace(
-            settings,
-            repeats=args.repeats or settings.repeats,
-            min_time=args.min_time or settings.min_time,
-        )
         return _worker(benchmarks, settings, args.worker)
-    if args.processes is not None:
-        if args.processes < 1:
-            parser.error(f"--processes must be at least 1, got {args.processes}")
-        settings = dataclasses.replace(settings, processes=args.processes)
+    if args.processes is not None and args.processes < 1:
+        parser.error(f"--processes must be at least 1, got {args.processes}")
     processes = (
         f"the median of {settings.processes} processes" if settings.processes > 1 else "one process"
     )
+    collector = (
+        "; the bars also with the collector on"
+        if settings.gc and any(b.bars for b in benchmarks)
+        else ""
+    )
     print(
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{processes}, each {settings.repeats} rounds of at least {settings.min_time:g} s",
+        f"{processes}, each {settings.repeats} rounds of at least {settings.min_time:g} s"
+        f"{collector}",
         flush=True,
     )
     results = _measure_in_workers(benchmarks, args.names, settings)
@@ -152,8 +198,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "twice as slow),\n  the median over a process's rounds, then over the processes; "
         "range: the lowest and highest process."
     )
-    for line in format_bars(results):
-        print(line)
+    print("All with the garbage collector paused, as timeit does.")
+    bars = format_bars(results)
+    if bars:
+        print()
+        print(bars)
+        print()
+        print("at most: the highest ratio effectpy/peer the bar allows; a verdict is on a median.")
+        if settings.gc:
+            print(
+                "gc on: effectpy and the peer timed again in each round with the collector on, "
+                "as in a real program."
+            )
     print()
     for bench in benchmarks:
         print(f"{bench.name}: {bench.summary}")

@@ -10,6 +10,12 @@ and each calls the implementation enough times to last at least `min_time` secon
 rounds of a benchmark's implementations are interleaved, so load elsewhere hits them
 alike. The time per call shown is the best round's (the least disturbed by the rest of
 the machine).
+
+Real programs do not pause the collector, and for a workload that makes many objects
+collecting them is a large part of its cost. So a benchmark with a bar also times, in
+each round, effectpy and the peers its bars name a second time with the collector on
+(`Settings.gc`, `python -m bench --gc`, the default), and each bar is reported both
+ways, each ratio paired within rounds as below.
 Before it is timed, every implementation runs once and its result is checked against
 the expected one, so a broken implementation fails loudly instead of looking fast.
 
@@ -136,6 +142,7 @@ class Benchmark:
     summary: str
     implementations: list[Implementation] = field(default_factory=list)
     bars: dict[str, float] = field(default_factory=dict)
+    """The peers a bar names, and the highest ratio effectpy/peer allowed."""
     not_applicable: dict[str, str] = field(default_factory=dict)
     recursion_limit: int | None = None
 
@@ -158,6 +165,14 @@ class Benchmark:
     def require(self, peer: str, max_ratio: float) -> None:
         """A bar to meet: effectpy at most `max_ratio` times slower than `peer`."""
         self.bars[peer] = max_ratio
+
+    def timed_with_gc(self) -> frozenset[str]:
+        """The implementations also timed with the collector on (`Settings.gc`): effectpy
+        and the peers its bars name, so each bar's ratio can be given both ways; none
+        for a benchmark without a bar."""
+        if not self.bars:
+            return frozenset()
+        return frozenset({REFERENCE, *self.bars})
 
 
 REGISTRY: list[Benchmark] = []
@@ -191,6 +206,9 @@ class Settings:
     """Seconds one repeat lasts at least (the number of calls is chosen to get there)."""
     processes: int
     """Worker processes, each measuring every selected benchmark (see above)."""
+    gc: bool = True
+    """Whether each round also times the implementations a bar compares with the
+    garbage collector on (`Benchmark.timed_with_gc`), as well as paused."""
 
 
 FULL = Settings(repeats=6, min_time=0.05, processes=5)
@@ -205,8 +223,11 @@ class Result:
     benchmark: Benchmark
     implementation: str
     rounds: tuple[tuple[float, ...], ...]
-    """Seconds per call: for each process, one per round, in order."""
+    """Seconds per call, the collector paused: for each process, one per round, in order."""
     note: str
+    rounds_gc: tuple[tuple[float, ...], ...] = ()
+    """The same with the collector on, for the implementations a bar compares when
+    `Settings.gc` is set; empty otherwise."""
 
     @property
     def samples(self) -> tuple[float, ...]:
@@ -229,6 +250,7 @@ class WrongResult(AssertionError):
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
+    """The collector off, as `timeit` has it, after a full collection."""
     enabled = gc.isenabled()
     gc.collect()
     gc.disable()
@@ -237,6 +259,21 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def _gc_on() -> Iterator[None]:
+    """The collector on, as in a real program. A full collection first, so that every
+    timing starts from the same state (no garbage left, the generations' counts at
+    zero) whatever ran before it."""
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.enable()
+    try:
+        yield
+    finally:
+        if not enabled:
+            gc.disable()
 
 
 @contextmanager
@@ -268,21 +305,37 @@ def _check_and_calibrate(bench: Benchmark, impl: Implementation, settings: Setti
 
 
 def measure(bench: Benchmark, settings: Settings) -> list[Result]:
-    """Check and time every implementation of `bench`: the best of `settings.repeats`.
+    """Check and time every implementation of `bench` in `settings.repeats` rounds.
 
     The repeats are interleaved (each round times every implementation once), so a
-    burst of load elsewhere on the machine hits all of them alike, not one.
+    burst of load elsewhere on the machine hits all of them alike, not one. With
+    `settings.gc`, each round then times the implementations a bar compares again, in
+    the same order, with the collector on: the times of a round, paused or on, are
+    taken back to back.
     """
+    with_gc = bench.timed_with_gc() if settings.gc else frozenset()
+    impls = bench.implementations
     with _recursion_limit(bench.recursion_limit):
-        numbers = [_check_and_calibrate(bench, impl, settings) for impl in bench.implementations]
-        times: list[list[float]] = [[] for _ in numbers]
+        numbers = [_check_and_calibrate(bench, impl, settings) for impl in impls]
+        times: list[list[float]] = [[] for _ in impls]
+        times_gc: list[list[float]] = [[] for _ in impls]
         for _ in range(settings.repeats):
-            for i, (impl, number) in enumerate(zip(bench.implementations, numbers, strict=True)):
+            for i, (impl, number) in enumerate(zip(impls, numbers, strict=True)):
                 with _gc_paused():
                     times[i].append(impl.runner.measure(number) / number)
+            for i, (impl, number) in enumerate(zip(impls, numbers, strict=True)):
+                if impl.name in with_gc:
+                    with _gc_on():
+                        times_gc[i].append(impl.runner.measure(number) / number)
     return [
-        Result(bench, impl.name, (tuple(rounds),), impl.note)
-        for impl, rounds in zip(bench.implementations, times, strict=True)
+        Result(
+            bench,
+            impl.name,
+            (tuple(paused),),
+            impl.note,
+            (tuple(on),) if on else (),
+        )
+        for impl, paused, on in zip(impls, times, times_gc, strict=True)
     ]
 
 
@@ -302,23 +355,35 @@ def run(
 
 def combine(runs: Sequence[Sequence[Result]]) -> list[Result]:
     """The results of several processes (each a `run` of the same benchmarks) as one
-    list, each result holding every process's rounds, in the order of the first."""
+    list, each result holding every process's rounds, in the order of the first (and,
+    if every process timed it with the collector on, every process's such rounds)."""
     if not runs:
         return []
     rounds: dict[tuple[str, str], list[tuple[float, ...]]] = {}
+    rounds_gc: dict[tuple[str, str], list[tuple[float, ...]]] = {}
     for results in runs:
         for r in results:
-            rounds.setdefault((r.benchmark.name, r.implementation), []).extend(r.rounds)
+            key = (r.benchmark.name, r.implementation)
+            rounds.setdefault(key, []).extend(r.rounds)
+            rounds_gc.setdefault(key, []).extend(r.rounds_gc)
     expected = len(runs)
     combined: list[Result] = []
     for r in runs[0]:
-        found = rounds[(r.benchmark.name, r.implementation)]
+        key = (r.benchmark.name, r.implementation)
+        found, found_gc = rounds[key], rounds_gc[key]
         if len(found) != expected:
             raise ValueError(
                 f"{r.benchmark.name}/{r.implementation}: results of {len(found)} "
                 f"processes out of {expected}"
             )
-        combined.append(Result(r.benchmark, r.implementation, tuple(found), r.note))
+        if found_gc and len(found_gc) != expected:
+            raise ValueError(
+                f"{r.benchmark.name}/{r.implementation}: results with the collector on "
+                f"of {len(found_gc)} processes out of {expected}"
+            )
+        combined.append(
+            Result(r.benchmark, r.implementation, tuple(found), r.note, tuple(found_gc))
+        )
     return combined
 
 
@@ -331,24 +396,32 @@ def paired_ratio(ours: Sequence[float], theirs: Sequence[float]) -> float:
     return statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
 
 
-def ratio_samples(results: Sequence[Result]) -> dict[tuple[str, str], list[float]]:
+def ratio_samples(
+    results: Sequence[Result], *, gc_on: bool = False
+) -> dict[tuple[str, str], list[float]]:
     """effectpy's time per call divided by each peer's, per (benchmark, peer): one
-    ratio per process (`paired_ratio`)."""
+    ratio per process (`paired_ratio`). With `gc_on`, of the rounds timed with the
+    collector on, for the peers that have them."""
     reference = {r.benchmark.name: r for r in results if r.implementation == REFERENCE}
     out: dict[tuple[str, str], list[float]] = {}
     for r in results:
         ref = reference.get(r.benchmark.name)
-        if ref is not None and r.implementation != REFERENCE:
+        if ref is None or r.implementation == REFERENCE:
+            continue
+        ours, theirs = (ref.rounds_gc, r.rounds_gc) if gc_on else (ref.rounds, r.rounds)
+        if ours and theirs:
             out[(r.benchmark.name, r.implementation)] = [
-                paired_ratio(ours, theirs)
-                for ours, theirs in zip(ref.rounds, r.rounds, strict=True)
+                paired_ratio(a, b) for a, b in zip(ours, theirs, strict=True)
             ]
     return out
 
 
-def ratios(results: Sequence[Result]) -> dict[tuple[str, str], float]:
+def ratios(results: Sequence[Result], *, gc_on: bool = False) -> dict[tuple[str, str], float]:
     """The median over the processes of `ratio_samples`, per (benchmark, peer)."""
-    return {key: statistics.median(values) for key, values in ratio_samples(results).items()}
+    return {
+        key: statistics.median(values)
+        for key, values in ratio_samples(results, gc_on=gc_on).items()
+    }
 
 
 def _spread(values: Sequence[float]) -> str:
@@ -358,10 +431,29 @@ def _spread(values: Sequence[float]) -> str:
     return f"{min(values):.2f}-{max(values):.2f}"
 
 
+def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
+    """A Markdown table, its columns padded to their widest cell; the columns in `right`
+    aligned right."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = (
+            cell.rjust(width) if i in right else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "|" + "|".join(
+        "-" * (width + 1) + ":" if i in right else "-" * (width + 2)
+        for i, width in enumerate(widths)
+    )
+    return "\n".join([line(header), rule + "|", *(line(row) for row in rows)])
+
+
 def format_table(results: Sequence[Result]) -> str:
     """A Markdown table: one row per implementation, its time per op, the ratio
     effectpy/peer beside it (the median over the processes of `ratio_samples`) and the
-    range of that ratio over them."""
+    range of that ratio over them. All with the collector paused."""
     ratio = ratios(results)
     spread = {key: _spread(values) for key, values in ratio_samples(results).items()}
     header = ("benchmark", "ops/run", "implementation", "ns/op", "effectpy/peer", "range")
@@ -382,29 +474,32 @@ def format_table(results: Sequence[Result]) -> str:
             )
         for peer in bench.not_applicable:
             rows.append(("", "", peer, "n/a", "-", "-"))
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    right = {1, 3, 4, 5}
-
-    def line(cells: Sequence[str]) -> str:
-        padded = (
-            cell.rjust(width) if i in right else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        )
-        return "| " + " | ".join(padded) + " |"
-
-    rule = "|" + "|".join(
-        "-" * (width + 1) + ":" if i in right else "-" * (width + 2)
-        for i, width in enumerate(widths)
-    )
-    return "\n".join([line(header), rule + "|", *(line(row) for row in rows)])
+    return _markdown(header, rows, right={1, 3, 4, 5})
 
 
-def format_bars(results: Sequence[Result]) -> list[str]:
-    """One line per bar: the measured ratio (the median over the processes, with their
-    range) against the allowed one, and a verdict on the median."""
-    ratio = ratios(results)
-    samples = ratio_samples(results)
-    lines: list[str] = []
+def format_bars(results: Sequence[Result]) -> str:
+    """A Markdown table, one row per bar: the ratio effectpy/peer with the collector
+    paused (the median over the processes, and their range) against the allowed one,
+    and a verdict on the median; then the same with the collector on, if it was timed
+    (`Settings.gc`). Empty if no bar was measured."""
+    paused = ratio_samples(results)
+    on = ratio_samples(results, gc_on=True)
+    header = ["bar", "peer", "at most", "gc paused", "range", "verdict"]
+    if on:
+        header += ["gc on", "range", "verdict"]
+
+    def judged(values: Sequence[float] | None, allowed: float) -> list[str]:
+        if values is None:
+            return ["-", "-", "-"]
+        measured = statistics.median(values)
+        verdict = "meets" if measured <= allowed else "MISSES"
+        # Two decimals, or three where two would round a miss onto the bar (0.503x).
+        shown = f"{measured:.2f}x"
+        if measured > allowed and float(shown[:-1]) <= allowed:
+            shown = f"{measured:.3f}x"
+        return [shown, _spread(values) or "-", verdict]
+
+    rows: list[list[str]] = []
     seen: set[str] = set()
     for r in results:
         bench = r.benchmark
@@ -412,18 +507,16 @@ def format_bars(results: Sequence[Result]) -> list[str]:
             continue
         seen.add(bench.name)
         for peer, allowed in bench.bars.items():
-            measured = ratio.get((bench.name, peer))
-            if measured is None:
+            key = (bench.name, peer)
+            if key not in paused:
                 continue
-            verdict = "meets" if measured <= allowed else "MISSES"
-            values = samples[(bench.name, peer)]
-            spread = _spread(values)
-            over = f" (median of {len(values)} processes: {spread}x)" if spread else ""
-            lines.append(
-                f"bar: {bench.name} effectpy/{peer} = {measured:.2f}x{over}, "
-                f"at most {allowed:g}x allowed: {verdict}"
-            )
-    return lines
+            row = [bench.name, peer, f"{allowed:g}x", *judged(paused[key], allowed)]
+            if on:
+                row += judged(on.get(key), allowed)
+            rows.append(row)
+    if not rows:
+        return ""
+    return _markdown(header, rows, right={2, 3, 4, 6, 7})
 
 
 def notes(results: Sequence[Result]) -> list[str]:
