@@ -415,7 +415,7 @@ class FiberRuntime:
     # -- the loop -----------------------------------------------------------------
 
     # fmt: off
-    def run(
+    def run(  # noqa: C901  # the one loop (see the module's header)
         self, FLAT_MAP: Any = FLAT_MAP, THEN: Any = THEN, SUCCEED: Any = SUCCEED,
         MAP: Any = MAP, SYNC: Any = SYNC, IS_COMPOSITE: Any = IS_COMPOSITE, FAIL: Any = FAIL,
         SCOPED: Any = SCOPED, ACQUIRE_RELEASE: Any = ACQUIRE_RELEASE, FORK: Any = FORK,
