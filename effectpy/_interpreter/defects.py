@@ -62,3 +62,15 @@ def as_defect(exc: BaseException, cur: object, fn: object) -> BaseException:
         error.__cause__ = None
         return error
     return exc
+
+
+def checked(effect: Any, fn: object) -> Any:
+    """`effect`, which `fn` made, if it is an effect whose first step is one too; else
+    the TypeError `as_defect` would give later, raised now (for a handler of the loop
+    that returns the effect without the loop seeing `fn`)."""
+    if not hasattr(type(effect), "_op"):
+        raise as_defect(AttributeError("_op"), effect, fn)
+    inner = getattr(effect, "first", None)
+    if inner is not None and not hasattr(type(inner), "_op"):
+        raise as_defect(AttributeError("_op"), effect, fn)
+    return effect

@@ -124,7 +124,7 @@ from .._core.scheduler import Scheduler
 from .._core.scope import NO_SCOPE, finalize, init_state, keys
 from ..fiber import Fiber
 from ..scope import CloseableScope, ExecutionStrategy
-from .defects import already_made, as_defect, short
+from .defects import already_made, as_defect, checked, short
 from .defects import expect_effect as expect_effect
 from .finalizers import close_scope, finalize_resume, finalizer_failed, maker, scope_failed
 from .frames import (
@@ -417,7 +417,7 @@ class FiberRuntime:
     # fmt: off
     def run(  # noqa: C901  # the one loop (see the module's header)
         self, FLAT_MAP: Any = FLAT_MAP, THEN: Any = THEN, SUCCEED: Any = SUCCEED,
-        MAP: Any = MAP, SYNC: Any = SYNC, IS_COMPOSITE: Any = IS_COMPOSITE, FAIL: Any = FAIL,
+        MAP: Any = MAP, SYNC: Any = SYNC, IS_COMPOSITE: Any = IS_COMPOSITE,
         SCOPED: Any = SCOPED, ACQUIRE_RELEASE: Any = ACQUIRE_RELEASE, FORK: Any = FORK,
         JOIN: Any = JOIN, ADD_FINALIZER: Any = ADD_FINALIZER, SUSPEND: Any = SUSPEND,
         FOLD: Any = FOLD, ON_EXIT: Any = ON_EXIT, WITH_FIBER: Any = WITH_FIBER,
@@ -492,7 +492,11 @@ class FiberRuntime:
                             scope._finalizers[next(keys)] = (cur.release, value)
                         elif code is FORK:  # the value is the child's `Fiber` handle
                             value = Fiber()
-                            value._runtime = self.fork_child(cur.effect, cur.daemon)
+                            # fmt: off
+                            value._runtime = new_fiber(self.scheduler, None if cur.daemon else self,
+                                                       self.refs, None, self.scope,
+                                                       self._interruptible, cur.effect)
+                            # fmt: on
                         elif code is JOIN:
                             exit = cur.runtime._exit
                             if exit is _SUCCEEDED:
@@ -512,13 +516,6 @@ class FiberRuntime:
                                 continue
                             value = self._cur  # the handler's value (see `GIVES_VALUE`)
                             self._cur = None
-                    elif code is FAIL:
-                        handler = self._unwind(cur.cause)
-                        if handler is None:
-                            return
-                        fn, cause = handler
-                        cur = fn(cause)
-                        continue
                     elif code is SUSPEND:
                         fn = cur.thunk
                         cur = fn()
@@ -531,10 +528,10 @@ class FiberRuntime:
                         fn = cur.f
                         cur = fn(self)
                         continue
-                    else:  # the other core nodes: ASYNC, SET_INTERRUPTIBLE, LOCALLY, YIELD
+                    else:  # the other core nodes: FAIL, ASYNC, SET_INTERRUPTIBLE, LOCALLY...
                         fn = None
                         cur = CORE[code](self, cur)
-                        if cur is None:  # parked, or gave way
+                        if cur is None:  # parked, gave way, or ended
                             return
                         continue
 
@@ -618,6 +615,15 @@ class FiberRuntime:
 
     # -- helpers of the loop (off the hot path) -------------------------------------
 
+    def _fail(self, node: Any) -> Any:
+        """FAIL: unwind to the next failure handler or finalizer; the effect it makes
+        (None: the fiber's effect failed, and the fiber has ended)."""
+        handler = self._unwind(node.cause)
+        if handler is None:
+            return None
+        fn, argument = handler
+        return checked(fn(argument), fn)
+
     def _async(self, node: Any) -> Any:
         """ASYNC: park until `register`'s callback resumes the fiber (None: parked)."""
         return self._park(node.register)
@@ -642,10 +648,16 @@ class FiberRuntime:
         """The fiber's effect succeeded with `value`."""
         if self.children is None and self._observers is None:
             # Nobody waits: keep the value, make the Success only if someone asks
-            # (`exit`); `_cur` is free from now on.
+            # (`exit`); `_cur` is free from now on. (`_detach`, for the commonest end.)
             self._cur = value
             self._exit = _SUCCEEDED
-            self._detach()
+            self._state = DONE
+            parent = self.parent
+            if parent is not None:
+                parent.children.pop(self, None)  # type: ignore[union-attr]  # it is one
+                self.parent = None
+            else:
+                self.scheduler.daemons.pop(self, None)
             if self._observers is not None:  # added by another thread meanwhile
                 self._notify(_SUCCEEDED)  # type: ignore[unreachable]
         else:
@@ -852,20 +864,13 @@ class FiberRuntime:
         supervising parent waits for its children to end. A supervised child, or a
         daemon (no parent). It starts with `refs` and in `scope` (default: this fiber's;
         see `refs`), as interruptible as this fiber is now unless told."""
-        child = new_fiber(
+        return new_fiber(
             self.scheduler,
             None if daemon else self,
             self.refs if refs is None else refs,
             scope=self.scope if scope is _MISSING else scope,
             interruptible=self._interruptible if interruptible is None else interruptible,
         )
-        if not daemon:
-            children = self.children
-            if children is None:
-                self.children = {child: None}
-            else:
-                children[child] = None
-        return child
 
     def fork_child(
         self,
@@ -876,11 +881,10 @@ class FiberRuntime:
         interruptible: bool | None = None,
     ) -> FiberRuntime:
         """Start `effect` in a `new_child`, with `observer` (if given) called with its
-        exit when it is done, as `add_observer` would. (`new_child` and `start` in one:
-        every `fork` comes here.)"""
-        scheduler = self.scheduler
+        exit when it is done, as `add_observer` would. (The loop's FORK node calls
+        `new_fiber` itself.)"""
         child = new_fiber(
-            scheduler,
+            self.scheduler,
             None if daemon else self,
             self.refs if refs is None else refs,
             None,
@@ -888,19 +892,8 @@ class FiberRuntime:
             self._interruptible if interruptible is None else interruptible,
             effect,
         )
-        if daemon:
-            scheduler.daemons[child] = None
-        else:
-            children = self.children
-            if children is None:
-                self.children = {child: None}
-            else:
-                children[child] = None
-        if observer is not None:
+        if observer is not None:  # (it has not run yet: it is only queued)
             child._observers = [observer]
-        scheduler.ready.append(child)  # `scheduler.schedule(child)`
-        if not scheduler.drain_pending:
-            scheduler.arrange_drain()
         return child
 
     def _shutdown(self, exc: BaseException) -> Any:
@@ -970,10 +963,11 @@ def new_fiber(
     interruptible: bool = True,
     effect: object = None,
 ) -> FiberRuntime:
-    """The one constructor of fibers. Given no `effect`, a fiber that is not started
-    yet (`start` it); given one, a fiber ready to run it (queue it). A root (no
-    `parent`) or a child its parent does not know of yet, with `refs` (default: none
-    set; see `FiberRuntime.refs`) and in `scope`."""
+    """The one constructor of fibers: a root (no `parent`) or a child, which its
+    parent supervises from now on, with `refs` (default: none set; see
+    `FiberRuntime.refs`) and in `scope`. Given no `effect`, it is not started yet
+    (`start` it soon: a parent waits for its children); given one, it is queued to run
+    it."""
     fiber = FiberRuntime()
     fiber.number = number = next_fiber_number()
     fiber._id = None if name is None else FiberId(number, name)
@@ -990,13 +984,19 @@ def new_fiber(
     fiber._exit = None
     fiber._observers = None
     fiber.scope = scope
+    if parent is not None:
+        children = parent.children
+        if children is None:
+            parent.children = {fiber: None}
+        else:
+            children[fiber] = None
+    if effect is not None:  # `start`, for a fiber that is made to run at once
+        if parent is None:
+            scheduler.daemons[fiber] = None
+        scheduler.ready.append(fiber)
+        if not scheduler.drain_pending:
+            scheduler.arrange_drain()
     return fiber
-
-
-_HOT_NODES: Final = (FLAT_MAP, THEN, SUCCEED, MAP, SYNC, IS_COMPOSITE, FAIL, FOLD)
-_WARM_NODES: Final = (SCOPED, ACQUIRE_RELEASE, FORK, JOIN, SUSPEND, WITH_FIBER, ASYNC)
-_HOT_FRAMES: Final = (ON_EXIT, COLLECT, SCOPE_EXIT, REVERT_INTERRUPTIBLE)
-_TABLES: Final = (HANDLERS, ON_VALUE, GIVES_VALUE, _SUCCEEDED, _new, keys)
 
 
 # -- the loop's own composite nodes ------------------------------------------------------
@@ -1040,6 +1040,7 @@ on_cause(op.FINALIZING)(finalizer_failed)
 on_cause(SCOPE_EXIT)(scope_failed)
 
 
+CORE[FAIL] = FiberRuntime._fail
 CORE[ASYNC] = FiberRuntime._async
 CORE[SET_INTERRUPTIBLE] = FiberRuntime._set_interruptible_node
 CORE[LOCALLY] = FiberRuntime._locally
