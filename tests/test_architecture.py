@@ -179,7 +179,7 @@ def node_opcodes() -> dict[str, int]:
 INLINE: frozenset[int] = frozenset(
     {
         opcodes.SUCCEED, opcodes.FLAT_MAP, opcodes.MAP, opcodes.SYNC,
-        opcodes.SUSPEND, opcodes.FOLD, opcodes.WITH_FIBER, opcodes.ON_EXIT, opcodes.THEN,
+        opcodes.FOLD, opcodes.ON_EXIT, opcodes.THEN,
         opcodes.FORK, opcodes.JOIN, opcodes.SCOPED, opcodes.ACQUIRE_RELEASE,
     }
 )  # fmt: skip

@@ -419,10 +419,10 @@ class FiberRuntime:
         self, FLAT_MAP: Any = FLAT_MAP, THEN: Any = THEN, SUCCEED: Any = SUCCEED,
         MAP: Any = MAP, SYNC: Any = SYNC, IS_COMPOSITE: Any = IS_COMPOSITE,
         SCOPED: Any = SCOPED, ACQUIRE_RELEASE: Any = ACQUIRE_RELEASE, FORK: Any = FORK,
-        JOIN: Any = JOIN, ADD_FINALIZER: Any = ADD_FINALIZER, SUSPEND: Any = SUSPEND,
-        FOLD: Any = FOLD, ON_EXIT: Any = ON_EXIT, WITH_FIBER: Any = WITH_FIBER,
+        JOIN: Any = JOIN, ADD_FINALIZER: Any = ADD_FINALIZER,
+        FOLD: Any = FOLD, ON_EXIT: Any = ON_EXIT,
         COLLECT: Any = COLLECT, SCOPE_EXIT: Any = SCOPE_EXIT,
-        REVERT_INTERRUPTIBLE: Any = REVERT_INTERRUPTIBLE, HANDLERS: Any = HANDLERS,
+        HANDLERS: Any = HANDLERS,
         ON_VALUE: Any = ON_VALUE, GIVES_VALUE: Any = GIVES_VALUE, _SUCCEEDED: Any = _SUCCEEDED,
         CORE: Any = CORE, _new: Any = _new, keys: Any = keys,
     ) -> None:
@@ -515,29 +515,35 @@ class FiberRuntime:
                                 continue
                             value = self._cur  # the handler's value (see `GIVES_VALUE`)
                             self._cur = None
-                    elif code is SUSPEND:
-                        fn = cur.thunk
-                        cur = fn()
-                        continue
                     elif code is FOLD or code is ON_EXIT:
                         stack.append(cur)
                         cur = cur.first
                         continue
-                    elif code is WITH_FIBER:
-                        fn = cur.f
-                        cur = fn(self)
-                        continue
-                    else:  # the other core nodes: FAIL, ASYNC, SET_INTERRUPTIBLE, LOCALLY...
+                    else:  # the other core nodes: FAIL, SUSPEND, WITH_FIBER, ASYNC...
                         fn = None
                         cur = CORE[code](self, cur)
                         if cur is None:  # parked, gave way, or ended
                             return
                         continue
-
                     # A value is ready: feed it to the frames on the stack.
                     while True:
                         if not stack:  # the fiber's effect succeeded
-                            self._succeeded(value)
+                            if self.children is None and self._observers is None:
+                                # Nobody waits: keep the value, make the Success only
+                                # if someone asks (`exit`); `_cur` is free from now on.
+                                self._cur = value
+                                self._exit = _SUCCEEDED
+                                self._state = DONE  # `_detach`, for the commonest end:
+                                parent = self.parent
+                                if parent is not None:
+                                    parent.children.pop(self, None)
+                                    self.parent = None
+                                else:
+                                    self.scheduler.daemons.pop(self, None)
+                                if self._observers is not None:  # added by another thread
+                                    self._notify(_SUCCEEDED)  # type: ignore[unreachable]
+                            else:
+                                self._effect_done(success_of(value))
                             return
                         frame = stack.pop()
                         code = frame._op
@@ -592,17 +598,6 @@ class FiberRuntime:
                             if fn is not None:
                                 cur = fn(value)
                                 break
-                        elif code is REVERT_INTERRUPTIBLE:
-                            cur = self._revert(frame.flag)
-                            if cur is not None:
-                                break
-                        elif code is RESULT:
-                            value = frame.value
-                        elif code is RETHROW:
-                            cur = FailNode(frame.cause)
-                            break
-                        elif code is RESTORE_REF:
-                            self._restore_ref(frame)
                         else:  # any other frame: its module's (`on_value`)
                             fn = None
                             cur = ON_VALUE[code](self, frame, value)
@@ -627,6 +622,14 @@ class FiberRuntime:
         fn, argument = handler
         return checked(fn(argument), fn)
 
+    def _suspend(self, node: Any) -> Any:
+        """SUSPEND: the effect `thunk` makes now."""
+        return checked(node.thunk(), node.thunk)
+
+    def _with_fiber(self, node: Any) -> Any:
+        """WITH_FIBER: the effect `f` makes of this fiber."""
+        return checked(node.f(self), node.f)
+
     def _async(self, node: Any) -> Any:
         """ASYNC: park until `register`'s callback resumes the fiber (None: parked)."""
         return self._park(node.register)
@@ -646,25 +649,6 @@ class FiberRuntime:
             self._give_way(cur)
             return 0, -1
         return rounds - 1, 255
-
-    def _succeeded(self, value: object) -> None:
-        """The fiber's effect succeeded with `value`."""
-        if self.children is None and self._observers is None:
-            # Nobody waits: keep the value, make the Success only if someone asks
-            # (`exit`); `_cur` is free from now on. (`_detach`, for the commonest end.)
-            self._cur = value
-            self._exit = _SUCCEEDED
-            self._state = DONE
-            parent = self.parent
-            if parent is not None:
-                parent.children.pop(self, None)  # type: ignore[union-attr]  # it is one
-                self.parent = None
-            else:
-                self.scheduler.daemons.pop(self, None)
-            if self._observers is not None:  # added by another thread meanwhile
-                self._notify(_SUCCEEDED)  # type: ignore[unreachable]
-        else:
-            self._effect_done(success_of(value))
 
     def _give_way(self, cur: Any) -> None:
         """Go to the back of the ready queue, to go on with `cur` (yield, or the op
@@ -1039,11 +1023,39 @@ def _acquired(fiber: FiberRuntime, node: Any, resource: object) -> Any:
 
 
 on_value(op.FINALIZING)(lambda fiber, frame, _: finalize_resume(fiber, frame))
+
+
+@on_value(REVERT_INTERRUPTIBLE)
+def _leave_region(fiber: FiberRuntime, frame: Any, value: object) -> Any:
+    """The end of an (un)interruptible region: restore the flag (see `_revert`)."""
+    return fiber._revert(frame.flag)
+
+
+@on_value(RESULT)
+def _result(fiber: FiberRuntime, frame: Any, value: object) -> Any:
+    """After a finalizer on the success path: go on with the body's value."""
+    fiber._cur = frame.value  # the value: see `GIVES_VALUE`
+    return GIVES_VALUE
+
+
+@on_value(RETHROW)
+def _rethrow(fiber: FiberRuntime, frame: Any, value: object) -> Any:
+    """After a finalizer on the failure path: fail again with the body's cause."""
+    return FailNode(frame.cause)
+
+
+@on_value(RESTORE_REF)
+def _restore(fiber: FiberRuntime, frame: Any, value: object) -> None:
+    fiber._restore_ref(frame)
+
+
 on_cause(op.FINALIZING)(finalizer_failed)
 on_cause(SCOPE_EXIT)(scope_failed)
 
 
 CORE[FAIL] = FiberRuntime._fail
+CORE[SUSPEND] = FiberRuntime._suspend
+CORE[WITH_FIBER] = FiberRuntime._with_fiber
 CORE[ASYNC] = FiberRuntime._async
 CORE[SET_INTERRUPTIBLE] = FiberRuntime._set_interruptible_node
 CORE[LOCALLY] = FiberRuntime._locally
