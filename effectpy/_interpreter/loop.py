@@ -536,7 +536,7 @@ class FiberRuntime:
                                 self._state = DONE  # `_detach`, for the commonest end:
                                 parent = self.parent
                                 if parent is not None:
-                                    parent.children.pop(self, None)
+                                    parent.children.pop(self, None)  # type: ignore[union-attr]
                                     self.parent = None
                                 else:
                                     self.scheduler.daemons.pop(self, None)
