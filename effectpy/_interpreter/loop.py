@@ -10,28 +10,35 @@ nested binds use no more Python stack than one:
 
     cur = effect to evaluate           stack = [frame, frame, ...]   (top is last)
 
-    evaluate cur (the core nodes, here):
+    evaluate cur, in the loop's own branches (the nodes the bar benchmarks run):
       FLAT_MAP/MAP/FOLD   push the node as a frame, evaluate its `first`
       THEN                the same, for `a.and_then(b)`: the frame just says "now b"
       SUCCEED/SYNC        a value is ready: pop frames, feeding it forward
+      ON_EXIT             push the node as a frame, evaluate its `first`
+      SCOPED              open a scope, make it current, push it (a scope is its own
+                          SCOPE_EXIT frame), evaluate the body
+      ACQUIRE_RELEASE     a sync acquire runs at once (one atomic step) and registers
+                          `(release, resource)`; any other is its own frame, above an
+                          uninterruptible region (`_acquire`, `_acquired`)
+      ADD_FINALIZER       register in an open scope (a closed one: run it, a handler)
+      FORK / JOIN         start a child fiber (the value is its `Fiber`) / its result
+      FOR_EACH            (a handler) push a COLLECT frame, evaluate `f(first item)`
+
+    the other core nodes, through `CORE[code](fiber, node)` (methods of the fiber):
       FAIL                a cause is ready: unwind (below)
       SUSPEND/WITH_FIBER  call the function, evaluate the effect it returns
       ASYNC               register a callback, park the fiber (return to the scheduler)
-      ON_EXIT             push the node as a frame, evaluate its `first`
       SET_INTERRUPTIBLE   push a revert frame, evaluate the inner effect
       LOCALLY             set a fiber ref, push a restore frame, evaluate the inner effect
-      FORK / JOIN         start a child fiber (the value is its `Fiber`) / its result
-      FOR_EACH            push a COLLECT frame, evaluate `f(first item)`: a sequential
-                          `for_each` walks its items in one frame, not a chain of binds
       YIELD               go to the back of the ready queue
 
-    evaluate a composite node (opcode >= EXTENDED): `HANDLERS[code](fiber, node)`,
-    registered by the one module that gives the node its meaning:
-      resources.py        SCOPED, ACQUIRE_RELEASE, BRACKET, ADD_FINALIZER,
-                          CLOSE_SCOPE, MAKE_SCOPE, WITH_SCOPE
+    the other composite nodes (opcode >= EXTENDED), through `HANDLERS[code](fiber,
+    node)`, registered by the one module that gives the node its meaning:
+      resources.py        BRACKET, CLOSE_SCOPE, MAKE_SCOPE, WITH_SCOPE
       foreign.py          PROMISE, BLOCKING
       groups.py           GROUP, TIMEOUT      sharing.py    DEDUPE, CACHED
       logs.py             LOG
+      (finalizers.py runs a closing scope's finalizers: the FINALIZING frame)
 
     feed a value to the top frame:          unwind a cause through the frames:
       FLAT_MAP  cur = k(value)                FLAT_MAP, MAP, THEN, RESULT and
@@ -41,12 +48,11 @@ nested binds use no more Python stack than one:
       ON_EXIT   cur = f(Success(value)),               the fiber is interrupted and
                 uninterruptibly; then RESULT           interruptible (then skipped)
                 (a SYNC one: its thunk)       ON_EXIT  cur = f(Failure(cause)),
-      RESULT    go on with the kept value              uninterruptibly; then RETHROW
-      RETHROW   fail with the kept cause               (a SYNC one: its thunk, then
-      REVERT    restore interruptibility               go on unwinding)
-      COLLECT   keep value; f(next item),
+      SCOPE_EXIT  close the scope, run its             uninterruptibly; then RETHROW
+                finalizers                             (a SYNC one: its thunk, then
+      COLLECT   keep value; f(next item),              go on unwinding)
                 or the list of values
-      RESTORE   restore a fiber ref           RETHROW  the finalizer failed too: keep
+      RESULT, RETHROW, REVERT, RESTORE:       RETHROW  the finalizer failed too: keep
       a composite node's frame:                        both causes (Sequential)
                 `ON_VALUE[code]`              REVERT, RESTORE  as on success
       (empty)   the fiber's effect            a composite node's frame: `ON_CAUSE[code]`
