@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from typing import Any, Literal, Never, cast
+from typing import Any, Literal, Never, cast, get_args
 
 import pytest
 from conftest import Path, each_path, on_path
@@ -426,14 +426,7 @@ FinalizerSite = Literal[
     "close, with another",
     "added to a closed scope",
 ]
-FINALIZER_SITES: list[FinalizerSite] = [
-    "on_exit",
-    "scoped success, alone",
-    "scoped success, with another",
-    "scoped failure, alone",
-    "close, with another",
-    "added to a closed scope",
-]
+FINALIZER_SITES: list[FinalizerSite] = list(get_args(FinalizerSite))
 
 
 def run_bad_finalizer(
