@@ -2103,10 +2103,6 @@ def _sleep_on(fiber: FiberRuntime, seconds: float) -> Effect[None]:
     return _Async(register)
 
 
-# The public classes that build on this module, loaded once on first use: an import
-# statement inside a method would cost microseconds on every call (scoped...).
-
-
 def _cached(effect: Effect[A, E, R], ttl: float | None) -> Effect[Effect[A, E, R]]:
     _require_effect(effect, "Effect.cached")
     node = _new(_Cached)

@@ -11,7 +11,7 @@ from typing import Any, Never
 
 from conftest import SEEDS, each_seed, run_seeded
 
-from effectpy import Deferred, Do, Effect, Exit, Fiber, Scope, TestClock, gen, run_sync
+from effectpy import Deferred, Do, Effect, Exit, Fiber, Scope, TaskTree, TestClock, gen, run_sync
 from effectpy.effect import Restore
 
 
@@ -129,3 +129,23 @@ def test_group_children_inherit_the_region_of_the_fiber_that_runs_the_group() ->
     exit = run_sync(TestClock.provide(program()))
     assert exit.is_failure()
     assert finished == [1]
+
+
+def test_a_daemon_forked_in_an_uninterruptible_region_is_stopped_when_the_run_ends() -> None:
+    # A daemon is owned by nobody but the runtime, which interrupts it at the end of
+    # the run: it starts interruptible whatever region forked it (else the run hangs).
+    stopped: list[str] = []
+    worker = Effect.never().on_interrupt(lambda _: Effect.sync(lambda: stopped.append("d")))
+    acquire = worker.fork_daemon().and_then(Effect.yield_now())
+    program = Effect.scoped(Effect.acquire_release(acquire, lambda f, e: Effect.unit()))
+    assert run_sync(program.as_("done")) == "done"
+    assert stopped == ["d"]
+
+
+def test_a_shared_task_started_in_an_uninterruptible_region_is_cancelled_by_its_tree() -> None:
+    tree = TaskTree()
+    start = tree.with_task("bg", Effect.never(), shared=True).uninterruptible()
+    tasks = run_sync(
+        start.and_then(Effect.yield_now()).and_then(tree.close()).and_then(tree.snapshot())
+    )
+    assert [task["status"] for task in tasks] == ["cancelled"]

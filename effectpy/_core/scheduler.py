@@ -99,7 +99,7 @@ class Scheduler:
         self.drain_pending = True
         """Whether a drain of the ready queue is arranged already. Always, for a driver
         that drains in a loop; `schedule` is then just an append, which the hottest
-        callers (`FiberRuntime.fork_child`) make themselves."""
+        callers (`new_fiber`) make themselves."""
         with _schedulers_lock:
             _schedulers.add(self)
 

@@ -3,7 +3,7 @@
 A scope holds finalizers (functions from the closing `Exit` to the effect that cleans
 up) under increasing keys, so that a child scope or a scope-owned fiber can take its own
 finalizer off again. Closing takes them all at once, newest first; the fiber loop then
-runs them (`FiberRuntime._finalize_next` for the sequential strategy).
+runs them (`_interpreter.finalizers.finalize_next` for the sequential strategy).
 
 The public `Scope` and `CloseableScope` (`effectpy/scope.py`) are subclasses that add
 the API. `Effect.scoped` scopes are made and closed by the loop itself, and sit on their

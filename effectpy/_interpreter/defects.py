@@ -9,7 +9,7 @@ from typing import Any
 
 def already_made(maker: object, effect: object, _: object) -> object:
     """`effect`, which `maker` made: the function `_unwind` hands the loop when it has
-    called a finalizer's function itself (`partial`ed; `_describe_function` names
+    called a finalizer's function itself (`partial`ed; `describe_function` names
     `maker`)."""
     return effect
 

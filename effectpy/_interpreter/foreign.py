@@ -107,8 +107,12 @@ class BlockingRun(Supervised):
         future.add_done_callback(lambda f: scheduler.call_threadsafe(lambda: self._done(f)))
 
     def _done(self, future: Future[Any]) -> None:
-        if future.cancelled():  # it never started: `stop` cancelled it
-            self.finish(UNIT)
+        if future.cancelled():  # it never started: `stop` cancelled it, or the pool did
+            if self.stopping:
+                self.finish(UNIT)
+            else:
+                cancelled = RuntimeError("the thread pool cancelled the call before it started")
+                self.finish(_outcome(cancelled, None, None))
             return
         error = future.exception()
         self.finish(_outcome(error, None if error else future.result(), self._catch))

@@ -1,7 +1,7 @@
 """The nodes the interpreter makes for itself and the frames it pushes on a fiber's
 stack. None of them reaches user code: a frame only ever lives on a continuation stack,
 and each frame kind's behaviour is in the module that pushes it (the loop's own in
-`loop.py`, resources in `resources.py`, `for_each` in `for_each.py`)."""
+`loop.py`, with `for_each`'s COLLECT; resources in `resources.py`)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ nested binds use no more Python stack than one:
                           uninterruptible region (`_acquire`, `_acquired`)
       ADD_FINALIZER       register in an open scope (a closed one: run it, a handler)
       FORK / JOIN         start a child fiber (the value is its `Fiber`) / its result
-      FOR_EACH            (a handler) push a COLLECT frame, evaluate `f(first item)`
+    (and FOR_EACH, whose handler in this module pushes a COLLECT frame the loop runs)
 
     the other core nodes, through `CORE[code](fiber, node)` (methods of the fiber):
       FAIL                a cause is ready: unwind (below)
@@ -180,8 +180,8 @@ module with `handles`). Given the fiber and the node, it returns the effect to e
 next, having pushed its frames first if it has any."""
 ON_VALUE: Final[list[FrameHandler]] = [_unknown_frame] * len(op.IS_COMPOSITE)
 """Indexed by opcode: what a composite node's frame does with the value that reaches
-it (`on_value`): the effect to evaluate next, None to pass the value on, or `give` a
-new value."""
+it (`on_value`): the effect to evaluate next, None to pass the value on, or
+`GIVES_VALUE` for a new value."""
 ON_CAUSE: Final[list[FrameHandler]] = [_unknown_frame] * len(op.IS_COMPOSITE)
 """Indexed by opcode: what a composite node's frame does when a failure unwinds
 through it (`on_cause`): the effect to evaluate next, or None to go on unwinding."""
@@ -208,8 +208,9 @@ def _unknown_node(fiber: FiberRuntime, node: Any) -> Any:
 
 
 CORE: Final[list[Handler]] = [_unknown_node] * len(op.IS_COMPOSITE)
-"""Indexed by opcode: the loop's rarer core nodes (`FiberRuntime._core_handlers`):
-the effect to go on with, or None when the fiber parked or gave way."""
+"""Indexed by opcode: the loop's rarer core nodes (methods of `FiberRuntime`, set at
+the end of this module): the effect to go on with, or None when the fiber parked, gave
+way or ended."""
 
 
 def _register(table: list[Any], default: object, code: int, what: str) -> Callable[[Any], Any]:
@@ -499,8 +500,10 @@ class FiberRuntime:
                         elif code is FORK:  # the value is the child's `Fiber` handle
                             value = Fiber()
                             # fmt: off
-                            value._runtime = new_fiber(self.scheduler, None if cur.daemon else self,
-                                self.refs, None, self.scope, self._interruptible, cur.effect)
+                            daemon = cur.daemon  # owned by nobody: interruptible by the runtime
+                            value._runtime = new_fiber(self.scheduler, None if daemon else self,
+                                self.refs, None, self.scope, daemon or self._interruptible,
+                                cur.effect)
                             # fmt: on
                         elif code is JOIN:
                             exit = cur.runtime._exit

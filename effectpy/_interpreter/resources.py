@@ -1,23 +1,14 @@
-"""Scopes and resources: what `Effect.scoped`, `acquire_release`,
-`acquire_use_release`, `add_finalizer`, `Scope.make`, `scope.extend` and
-`scope.close` do, and the frames they push.
+"""Resources and scopes other than those the loop runs itself (`Effect.scoped`,
+`acquire_release` and `add_finalizer` are in `loop.py`; running a closing scope's
+finalizers is `finalizers.py`):
 
-    SCOPED            open a sequential scope, make it current, push it (a scope is its
-                      own SCOPE_EXIT frame), run the body
-    ACQUIRE_RELEASE   acquire uninterruptibly (a sync acquire is one atomic step: it
-                      runs at once), then register `(release, resource)` in the scope
-    BRACKET           acquire uninterruptibly, then `use` (as interruptible as the
-                      fiber was) guarded by a release frame, an ON_EXIT
-    ADD_FINALIZER     register in the scope; a closed scope runs it at once
-    CLOSE_SCOPE       run the scope's finalizers (a parallel scope: all at once)
-    MAKE_SCOPE        a new open scope owned by the fiber (`Scope.make`)
-    WITH_SCOPE        make a scope current, restored after (`scope.extend`)
-
-A closing scope runs its finalizers newest first (`finalize_next`): one whose effect is
-a `SYNC` node is called at once (a thunk is atomic: nothing to shield it from); at the
-first other one the fiber becomes uninterruptible and a FINALIZING frame waits for it,
-then runs the rest. Failures of finalizers are kept and joined, in order, after the
-cause the scope closed with. A finalizer is decoded in one place, `_core.scope.finalize`.
+    BRACKET           `acquire_use_release`: acquire uninterruptibly, then `use` (as
+                      interruptible as the fiber was) guarded by a release frame, an
+                      ON_EXIT
+    CLOSE_SCOPE       `scope.close(exit)`: run the scope's finalizers (a parallel
+                      scope: all at once)
+    MAKE_SCOPE        `Scope.make`: a new open scope owned by the fiber
+    WITH_SCOPE        `scope.extend`: make a scope current, restored after
 """
 
 from __future__ import annotations
@@ -146,6 +137,3 @@ def restore_scope(fiber: FiberRuntime, frame: RestoreScope, value: object) -> No
 @on_cause(op.RESTORE_SCOPE)
 def restore_scope_failing(fiber: FiberRuntime, frame: RestoreScope, cause: object) -> None:
     fiber.scope = frame.old
-
-
-# -- closing scopes ----------------------------------------------------------------------

@@ -134,10 +134,13 @@ def _fork_task(
     *,
     daemon: bool,
 ) -> FiberRuntime:
-    """Start the fiber that runs `node`'s effect; its exit sets the node's status."""
+    """Start the fiber that runs `node`'s effect; its exit sets the node's status. A
+    shared task (a daemon the tree owns) is interruptible by the tree whatever the
+    region it was started from, as a fiber forked into a scope is; a task the fiber
+    waits for is as interruptible as the fiber."""
     refs = dict(fiber.refs)
     refs[CURSOR] = Cursor(state, node)
-    child = fiber.new_child(daemon, refs)
+    child = fiber.new_child(daemon, refs, interruptible=True if daemon else None)
     child.rename(node.title)
     state.attach(node, child)
     child.add_observer(lambda exit: state.finish_with(node, exit))
@@ -174,7 +177,8 @@ class TaskRun(WatchChild):
         self._owner = owner
 
     def start(self) -> None:
-        # The node is made here, not before parking: an interrupted fiber never gets here.
+        # The node is made here, not before parking: an interrupted fiber (in an
+        # interruptible region) never gets here.
         node = self._state.add(self._parent, self._title, self._meta, self._owner)
         self.start_child(_fork_task(self.fiber, self._state, node, self._effect, daemon=False))
 
