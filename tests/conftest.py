@@ -214,6 +214,13 @@ each_outcome = pytest.mark.parametrize("outcome", OUTCOMES)
 
 BODY_DEFECT: Final = RuntimeError("defect in the body")
 
+each_closing_exit = pytest.mark.parametrize(
+    "closed_with",
+    [Exit.unit(), Exit.fail("closed"), Exit.die(BODY_DEFECT)],
+    ids=["success", "failure", "defect"],
+)
+"""A test once per way a scope can have closed: `closed_with` is its exit."""
+
 Wrap = Callable[[Effect[int, str]], Effect[int, str]]
 """Puts what a test checks (finalizers, a scope, a resource) around a body."""
 

@@ -46,42 +46,36 @@ def finishes(run: Callable[[], A], deadline: float = DEADLINE) -> A:
     return results[0]
 
 
-def test_a_thread_finishing_as_its_race_is_lost_does_not_hang() -> None:
+def work_that_finishes(kind: str, done: threading.Event) -> Effect[str]:
+    """A blocking call or a coroutine that sets `done` as it returns `kind`."""
+    if kind == "thread":
+
+        def in_thread(signal: Signal) -> str:
+            done.set()
+            return kind
+
+        return Effect.blocking(in_thread)
+
+    async def in_loop() -> str:
+        done.set()
+        return kind
+
+    return Effect.promise(in_loop)
+
+
+@pytest.mark.parametrize("kind", ["thread", "coroutine"])
+def test_work_finishing_as_its_race_is_lost_does_not_hang(kind: str) -> None:
     for attempt in range(200):
         done = threading.Event()
 
-        def work(signal: Signal, done: threading.Event = done) -> str:
-            done.set()
-            return "thread"
-
         def win(done: threading.Event = done, attempt: int = attempt) -> str:
-            done.wait(1)  # the thread has returned...
+            done.wait(1)  # the work has returned...
             time.sleep(0.0002 * (attempt % 5))  # ...and its completion is (being) queued
             return "winner"
 
         winner = Effect.yield_now().and_then(Effect.sync(win))
-        race = Effect.race(Effect.blocking(work), winner)
-        result = finishes(partial(run_sync, race))
-        assert result in ("thread", "winner")
-
-
-def test_a_coroutine_finishing_as_its_race_is_lost_does_not_hang() -> None:
-    for attempt in range(200):
-        done = threading.Event()
-
-        async def work(done: threading.Event = done) -> str:
-            done.set()
-            return "coroutine"
-
-        def win(done: threading.Event = done, attempt: int = attempt) -> str:
-            done.wait(1)
-            time.sleep(0.0002 * (attempt % 5))
-            return "winner"
-
-        winner = Effect.yield_now().and_then(Effect.sync(win))
-        race = Effect.race(Effect.promise(work), winner)
-        result = finishes(partial(run_sync, race))
-        assert result in ("coroutine", "winner")
+        race = Effect.race(work_that_finishes(kind, done), winner)
+        assert finishes(partial(run_sync, race)) in (kind, "winner")
 
 
 def test_nested_timeouts_around_a_promise_under_run_async_do_not_hang() -> None:

@@ -21,6 +21,7 @@ from conftest import (
     Latch,
     Outcome,
     Path,
+    each_closing_exit,
     each_outcome,
     each_path,
     each_seed,
@@ -407,11 +408,6 @@ def test_a_timeout_waits_for_the_release_of_what_was_acquired() -> None:
 
 
 # -- acquiring into a scope that is closed --------------------------------------------
-
-CLOSED_WITH: list[Exit[Any, Any]] = [Exit.unit(), Exit.fail("closed"), Exit.die(BODY_DEFECT)]
-each_closing_exit = pytest.mark.parametrize(
-    "closed_with", CLOSED_WITH, ids=["success", "failure", "defect"]
-)
 
 
 @each_closing_exit

@@ -19,6 +19,7 @@ from conftest import (
     BODY_DEFECT,
     Latch,
     Path,
+    each_closing_exit,
     each_path,
     each_seed,
     on_path,
@@ -580,12 +581,6 @@ def test_a_closed_scope_says_so_and_holds_no_finalizer() -> None:
         return (*before, scope.is_closed(), scope.finalizer_count())
 
     assert run_sync(program()) == (False, 1, True, 0)
-
-
-CLOSED_WITH: list[Exit[Any, Any]] = [Exit.unit(), Exit.fail("closed"), Exit.die(BODY_DEFECT)]
-each_closing_exit = pytest.mark.parametrize(
-    "closed_with", CLOSED_WITH, ids=["success", "failure", "defect"]
-)
 
 
 @each_path

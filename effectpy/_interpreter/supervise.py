@@ -66,10 +66,6 @@ class Supervised:
         """The fiber was interrupted: whatever `finish` is given is not used."""
         return self._stopping is not None
 
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
     def register(self, resume: Resume) -> object:
         self._resume = resume
         self.start()
