@@ -161,7 +161,7 @@ class TestClock:
         TestClock(now=5, sleepers=0)
         """
         duration = check_duration(seconds, "TestClock.adjust")
-        return with_fiber(lambda fiber: _test_clock_of(fiber)._advance_to(duration, relative=True))
+        return with_fiber(lambda fiber: TestClock._advance(fiber, duration, relative=True))
 
     @staticmethod
     def set_time(time: float) -> Effect[None]:
@@ -172,7 +172,7 @@ class TestClock:
         30.0
         """
         target = check_duration(time, "TestClock.set_time")
-        return with_fiber(lambda fiber: _test_clock_of(fiber)._advance_to(target, relative=False))
+        return with_fiber(lambda fiber: TestClock._advance(fiber, target, relative=False))
 
     @staticmethod
     def get() -> Effect[TestClock]:
@@ -184,23 +184,25 @@ class TestClock:
         """
         return with_fiber(lambda fiber: Effect.succeed(_test_clock_of(fiber)))
 
-    def _advance_to(self, amount: float, *, relative: bool) -> Effect[None]:
-        target = self._now + amount if relative else float(amount)
-        if target < self._now:
+    @staticmethod
+    def _advance(fiber: FiberRuntime, amount: float, *, relative: bool) -> Effect[None]:
+        clock: TestClock = _test_clock_of(fiber)
+        target = clock._now + amount if relative else float(amount)
+        if target < clock._now:
             raise ValueError(
-                f"TestClock.set_time: time only moves forward ({target:g} < {self._now:g})"
+                f"TestClock.set_time: time only moves forward ({target:g} < {clock._now:g})"
             )
 
         def step() -> Effect[None]:
-            timers = self._timers
+            timers = clock._timers
             while timers and timers[0].cancelled:
                 heapq.heappop(timers)
             if timers and timers[0].deadline <= target:
                 timer = heapq.heappop(timers)
-                self._now = max(self._now, timer.deadline)
+                clock._now = max(clock._now, timer.deadline)
                 timer.callback()
                 return _settle().and_then(Effect.suspend(step))
-            self._now = target
+            clock._now = target
             return _settle()
 
         # Let fibers that are ready (say, one just forked) reach their sleep first.

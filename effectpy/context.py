@@ -101,7 +101,7 @@ class Tag(Generic[S]):
         >>> len(Port.of(80))
         1
         """
-        return Context._owning({cls: service})
+        return Context({cls: service})
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.service!r})"
@@ -280,9 +280,7 @@ class Layer(Generic[ROut_contra, E_co, RIn_co]):
         Layer(Port)
         """
         key = _check_tag(tag, "Layer.succeed")
-        return Layer(
-            lambda memo, scope: Effect.succeed(Context._owning({key: service})), _tag_name(key)
-        )
+        return Layer(lambda memo, scope: Effect.succeed(Context({key: service})), _tag_name(key))
 
     @staticmethod
     def effect(tag: Callable[[S], T], effect: Effect[S, E, R]) -> Layer[T, E, R]:
@@ -296,7 +294,7 @@ class Layer(Generic[ROut_contra, E_co, RIn_co]):
         key = _check_tag(tag, "Layer.effect")
         name = _tag_name(key)
         return Layer(
-            lambda memo, scope: _annotate(effect, name).map(lambda s: Context._owning({key: s})),
+            lambda memo, scope: _annotate(effect, name).map(lambda s: Context({key: s})),
             name,
         )
 
@@ -325,7 +323,7 @@ class Layer(Generic[ROut_contra, E_co, RIn_co]):
         name = _tag_name(key)
         return Layer(
             lambda memo, scope: scope.extend(_annotate(effect, name)).map(
-                lambda s: Context._owning({key: s})
+                lambda s: Context({key: s})
             ),
             name,
         )

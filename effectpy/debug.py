@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._core.refs import DONE, FINISHING, NEW, SUSPENDED
+from ._core.scope import lineage
 from ._interpreter.loop import FiberRuntime
 from .effect import Effect
 from .effect import _with_fiber as with_fiber
@@ -39,19 +39,8 @@ class DebugNode:
 
 
 def _fiber_label(fiber: FiberRuntime) -> str:
-    state = fiber._state
-    status = (
-        "done"
-        if state == DONE
-        else "finishing"
-        if state == FINISHING
-        else "suspended"
-        if state == SUSPENDED
-        else "not started"
-        if state == NEW
-        else "running"
-    )
-    interrupted = ", interrupting" if fiber.is_interrupted and state != DONE else ""
+    status = fiber.status
+    interrupted = ", interrupting" if fiber.is_interrupted and status != "done" else ""
     return f"fiber {fiber.id} {status}{interrupted}"
 
 
@@ -67,16 +56,17 @@ def _scope_label(scope: Scope) -> str:
 def debug_nodes(fiber: FiberRuntime) -> list[DebugNode]:
     """The tree (as data) for the runtime `fiber` runs in: its root fibers first."""
     fibers = fiber.scheduler.fibers()
-    scopes = sorted(_open_scopes_now(fibers), key=lambda scope: scope._created)
+    lineages = {scope: lineage(scope) for scope in _open_scopes_now(fibers)}
+    scopes = sorted(lineages, key=lambda scope: lineages[scope][0])
     owned: set[FiberRuntime] = {f for scope in scopes for f in scope.owned_fibers()}
     scopes_by_owner: dict[FiberRuntime, list[Scope]] = {}
     children_scopes: dict[object, list[Scope]] = {}
     for scope in scopes:
-        entry = scope._parent_entry
-        if entry is not None:
-            children_scopes.setdefault(entry[0], []).append(scope)
-        elif scope._owner is not None and scope._owner.scheduler is fiber.scheduler:
-            scopes_by_owner.setdefault(scope._owner, []).append(scope)
+        _created, parent, owner = lineages[scope]
+        if parent is not None:
+            children_scopes.setdefault(parent, []).append(scope)
+        elif owner is not None and owner.scheduler is fiber.scheduler:
+            scopes_by_owner.setdefault(owner, []).append(scope)
 
     def scope_node(scope: Scope) -> DebugNode:
         node = DebugNode("scope", _scope_label(scope))

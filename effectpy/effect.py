@@ -1244,7 +1244,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Port.get().map(lambda p: p + 1).provide(Port.of(8080)))
         8081
         """
-        provide_to = getattr(type(services), "_provide_to", None)
+        provide_to = _provider(services)
         if provide_to is None:
             raise TypeError(f"provide expects a Context or a Layer, got {type(services).__name__}")
         return provide_to(services, self)  # type: ignore[no-any-return]
@@ -1261,7 +1261,8 @@ class Effect(Generic[A_co, E_co, R_co]):
         of = getattr(tag, "of", None) if isinstance(tag, type) else None
         if of is None:
             raise TypeError(f"provide_service expects a Tag class, got {tag!r}")
-        return of(service)._provide_to(self)  # type: ignore[no-any-return]
+        context = of(service)
+        return _provider(context)(context, self)  # type: ignore[misc, no-any-return]
 
     def provide_some(self, context: Context[Any]) -> Effect[A_co, E_co, R_co]:
         """Provide some of the services (the plugin removes their tags from `R`).
@@ -1273,7 +1274,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         """
         if not getattr(type(context), "_is_context", False):
             raise TypeError(f"provide_some expects a Context, got {type(context).__name__}")
-        return context._provide_to(self)
+        return _provider(context)(context, self)  # type: ignore[misc, no-any-return]
 
     # -- retry and repeat -----------------------------------------------------------
 
@@ -2071,6 +2072,12 @@ class _Locally(Effect[Any, Any, Any]):
         self.ref = ref
         self.value = value
         self.effect = effect
+
+
+def _provider(services: object) -> Callable[[Any, Effect[Any, Any, Any]], Any] | None:
+    """How `services` provides itself to an effect: the `_provide_to` that `Context`
+    and `Layer` define (context.py), found on the type since this layer cannot import them."""
+    return getattr(type(services), "_provide_to", None)
 
 
 def _with_fiber(f: Callable[[FiberRuntime], Effect[A, E, R]]) -> Effect[A, E, R]:

@@ -61,6 +61,12 @@ class Fiber(Generic[A_co, E_co]):
         """The fiber's id (its name shows too, if it was `named`)."""
         return self._runtime.id
 
+    @property
+    def runtime(self) -> FiberRuntime:
+        """The interpreter's fiber behind this handle (what `debug_nodes` and scopes
+        look at)."""
+        return self._runtime
+
     def await_(self) -> Effect[Exit[A_co, E_co]]:
         """Wait for the fiber to end; succeed with its `Exit`.
 

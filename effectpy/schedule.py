@@ -84,6 +84,11 @@ class Schedule(Generic[Out_co, In_contra]):
     def __repr__(self) -> str:
         return f"Schedule({self._name})"
 
+    @property
+    def name(self) -> str:
+        """How the schedule shows itself: how it was built, or what `named` gave it."""
+        return self._name
+
     def start(self) -> Step:
         """A fresh running instance of the schedule (what `retry`/`repeat` use)."""
         return self._make()
@@ -140,9 +145,7 @@ class Schedule(Generic[Out_co, In_contra]):
         if isinstance(times, bool) or not isinstance(times, int) or times < 0:
             raise ValueError(f"Schedule.recurs needs an int >= 0, got {times!r}")
         return (
-            Schedule.forever()
-            .while_output(lambda count: count < times)
-            ._renamed(f"recurs({times})")
+            Schedule.forever().while_output(lambda count: count < times).named(f"recurs({times})")
         )
 
     @staticmethod
@@ -154,7 +157,7 @@ class Schedule(Generic[Out_co, In_contra]):
         [1.5, 1.5, 1.5]
         """
         interval = check_duration(seconds, "Schedule.spaced")
-        return Schedule.forever().with_delays(lambda _: interval)._renamed(f"spaced({seconds})")
+        return Schedule.forever().with_delays(lambda _: interval).named(f"spaced({seconds})")
 
     @staticmethod
     def fixed(seconds: float) -> Schedule[int, object]:
@@ -255,12 +258,20 @@ class Schedule(Generic[Out_co, In_contra]):
         return (
             policy.intersect(Schedule.recurs(max_retries))
             .map(lambda pair: pair[0])
-            ._renamed(f"exponential_backoff({base}, max_retries={max_retries})")
+            .named(f"exponential_backoff({base}, max_retries={max_retries})")
         )
 
     # -- combinators --------------------------------------------------------------
 
-    def _renamed(self, name: str) -> Schedule[Out_co, In_contra]:
+    def named(self, name: str) -> Schedule[Out_co, In_contra]:
+        """The same schedule, shown as `name` (in its repr, and in those built on it).
+
+        >>> from effectpy import Schedule
+        >>> Schedule.spaced(0.5).up_to(10).named("poll")
+        Schedule(poll)
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"Schedule.named expects a str, got {name!r}")
         return Schedule(self._make, name)
 
     def map(self, f: Callable[[Out_co], Out2]) -> Schedule[Out2, In_contra]:
@@ -309,7 +320,7 @@ class Schedule(Generic[Out_co, In_contra]):
         if not (0 <= min <= max):
             raise ValueError(f"jittered needs 0 <= min <= max, got min={min!r}, max={max!r}")
         draw = _random.random if random is None else random
-        return self.with_delays(lambda delay: delay * (min + (max - min) * draw()))._renamed(
+        return self.with_delays(lambda delay: delay * (min + (max - min) * draw())).named(
             f"{self._name}.jittered({min}, {max})"
         )
 
@@ -469,4 +480,4 @@ def _combine(a: Schedule[Any, Any], b: Schedule[Any, Any], *, either: bool) -> S
         return step
 
     word = "union" if either else "intersect"
-    return Schedule(make, f"{a._name}.{word}({b._name})")
+    return Schedule(make, f"{a.name}.{word}({b.name})")

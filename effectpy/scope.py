@@ -85,8 +85,6 @@ class ExecutionStrategy:
 ExecutionStrategy.sequential = ExecutionStrategy("sequential")
 ExecutionStrategy.parallel = ExecutionStrategy("parallel")
 
-_keys = core.keys
-
 
 def _open_scopes_now(fibers: list[FiberRuntime]) -> list[Scope]:
     """Library-internal: the scopes that are still open (the `Effect.scoped` ones on
@@ -196,13 +194,11 @@ class Scope(core.ScopeState):
 
         def fork() -> Effect[CloseableScope]:
             child = CloseableScope(strategy, name)
-            child._owner = self._owner
-            if self._exit is not None:
-                return child.close(self._exit).as_(child)
-            key = next(_keys)
-            self._finalizers[key] = child.close
-            child._parent_entry = (self, key)
-            return Effect.succeed(child)
+            if core.attach_child(self, child, child.close):
+                return Effect.succeed(child)
+            closed_with = self._exit
+            assert closed_with is not None  # attach_child refuses only a closed parent
+            return child.close(closed_with).as_(child)
 
         return Effect.suspend(fork).uninterruptible()
 
@@ -235,13 +231,10 @@ class Scope(core.ScopeState):
 
         def attach(fiber: Fiber[A, E]) -> Effect[Fiber[A, E]]:
             def register() -> Effect[Fiber[A, E]]:
-                if self._exit is not None:
+                stop = lambda _exit: _interrupt_for_scope(fiber, name)
+                key = core.own_fiber(self, fiber.runtime, stop)
+                if key is None:
                     return _interrupt_for_scope(fiber, name).as_(fiber)
-                key = next(_keys)
-                self._finalizers[key] = lambda _exit: _interrupt_for_scope(fiber, name)
-                if self._fibers is None:
-                    self._fibers = {}
-                self._fibers[key] = fiber._runtime
                 return Effect.succeed(fiber).tap(lambda f: _forget_when_done(self, key, f))
 
             return Effect.suspend(register)
@@ -325,7 +318,7 @@ _GET: Effect[Scope, Never, Scope] = _GET_SCOPE
 
 
 def _interrupt_for_scope(fiber: Fiber[Any, Any], name: str | None) -> Effect[None]:
-    runtime = fiber._runtime
+    runtime = fiber.runtime
 
     def interrupt(me: FiberRuntime) -> Effect[None]:
         if runtime.exit is None:
@@ -338,9 +331,4 @@ def _interrupt_for_scope(fiber: Fiber[Any, Any], name: str | None) -> Effect[Non
 def _forget_when_done(scope: Scope, key: int, fiber: Fiber[Any, Any]) -> Effect[None]:
     """When a scope-owned fiber ends by itself, drop its finalizer (no pile-up)."""
 
-    def forget(_exit: Exit[Any, Any]) -> None:
-        scope._finalizers.pop(key, None)
-        if scope._fibers is not None:
-            scope._fibers.pop(key, None)
-
-    return Effect.sync(lambda: fiber._runtime.add_observer(forget))
+    return Effect.sync(lambda: fiber.runtime.add_observer(lambda _exit: core.forget(scope, key)))

@@ -195,6 +195,24 @@ def test_deferred_wakes_every_waiter(seed: int) -> None:
     assert run(program(), seed=seed) == ["go"] * 10
 
 
+def test_deferred_completed_from_plain_code_wakes_its_waiters_once() -> None:
+    @gen
+    def program() -> Do[tuple[int, bool, bool, Exit[int, str] | None, int, int]]:
+        d = yield from Deferred[int, str].make()
+        waiter = yield from d.await_().fork()
+        yield from settle()
+        waiting = d.waiting
+        first = d.unsafe_done(Exit.succeed(1))
+        second = d.unsafe_done(Exit.fail("late"))
+        return waiting, first, second, d.unsafe_poll(), (yield from waiter.join()), d.waiting
+
+    assert run(program()) == (1, True, False, Success(1), 1, 0)
+
+
+def test_a_pending_deferred_polls_as_none_from_plain_code() -> None:
+    assert Deferred[int]().unsafe_poll() is None
+
+
 def test_deferred_poll_and_is_done_do_not_wait() -> None:
     @gen
     def program() -> Do[tuple[object, bool, object, bool]]:

@@ -438,3 +438,16 @@ def test_a_with_delays_function_giving_a_negative_delay_is_refused_when_it_is_us
     policy = Schedule.spaced(1).with_delays(lambda d: -d)
     with pytest.raises(ValueError):
         policy.delays(1)
+
+
+def test_a_named_schedule_keeps_its_steps_and_shows_its_name() -> None:
+    policy = Schedule.exponential(1.0, factor=2.0).up_to(10)
+    named = policy.named("backoff")
+    assert (repr(named), named.name) == ("Schedule(backoff)", "backoff")
+    assert named.delays(5) == policy.delays(5)
+    assert named.jittered(1, 1).name == "backoff.jittered(1, 1)"
+
+
+def test_a_schedule_name_must_be_a_string() -> None:
+    with pytest.raises(TypeError, match="Schedule.named expects a str"):
+        Schedule.forever().named(3)  # type: ignore[arg-type]

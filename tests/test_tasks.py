@@ -707,6 +707,22 @@ def test_writer_progress_counts_bytes_copied_from_a_thread() -> None:
     assert (task["status"], task["current"], task["total"]) == ("completed", 10_240, 10_240)
 
 
+def test_a_writer_closed_with_a_failure_marks_its_task_failed_and_closes_once() -> None:
+    tree = TaskTree()
+
+    def close_failed(log: TaskWriter) -> Effect[None]:
+        def close() -> None:
+            log.write("partial")
+            log.close(Exit.fail(ValueError("bad")))
+            log.close()  # closing again changes nothing
+
+        return Effect.sync(close)
+
+    run_sync(tree.with_task("t", Effect.scoped(output_writer("log").flat_map(close_failed))))
+    log = find(snapshot_of(tree), "log")
+    assert (log["status"], log["error"], log["output"]) == ("failed", "ValueError: bad", ["partial"])
+
+
 def test_a_writer_closes_with_its_scope_failed_if_the_scope_failed() -> None:
     tree = TaskTree()
 

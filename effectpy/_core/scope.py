@@ -125,6 +125,46 @@ def init_state(
     return scope
 
 
+def attach_child(parent: ScopeState, child: ScopeState, close: Finalizer) -> bool:
+    """Make `child` (a `Scope.fork`) a child of `parent`, closed by `close` when `parent`
+    closes (and taken off again if it closes first); False if `parent` is closed."""
+    child._owner = parent._owner
+    if parent._exit is not None:
+        return False
+    key = next(keys)
+    parent._finalizers[key] = close
+    child._parent_entry = (parent, key)
+    return True
+
+
+def own_fiber(scope: ScopeState, fiber: FiberRuntime, stop: Finalizer) -> int | None:
+    """Make `scope` own `fiber` (`fork_in`, `fork_scoped`), stopped by `stop` when it
+    closes; the key to `forget` it by, or None if `scope` is closed."""
+    if scope._exit is not None:
+        return None
+    key = next(keys)
+    scope._finalizers[key] = stop
+    if scope._fibers is None:
+        scope._fibers = {}
+    scope._fibers[key] = fiber
+    return key
+
+
+def forget(scope: ScopeState, key: int) -> None:
+    """Take the finalizer (and the owned fiber) under `key` off `scope`: the fiber ended
+    by itself, so closing the scope has nothing to stop."""
+    scope._finalizers.pop(key, None)
+    if scope._fibers is not None:
+        scope._fibers.pop(key, None)
+
+
+def lineage(scope: ScopeState) -> tuple[int, ScopeState | None, FiberRuntime | None]:
+    """For debug_tree: when `scope` was made (an increasing number), its parent scope
+    (`Scope.fork`) and the fiber that made it."""
+    entry = scope._parent_entry
+    return scope._created, None if entry is None else entry[0], scope._owner
+
+
 def _prune() -> None:
     with _prune_lock:
         live = [r for r in list(_user_scopes) if (s := r()) is not None and s._exit is None]

@@ -269,6 +269,15 @@ class Resume:
             fiber.scheduler.call_threadsafe(lambda: fiber._resume(self, effect))
 
 
+_STATUS: Final = {
+    NEW: "not started",
+    RUNNING: "running",
+    SUSPENDED: "suspended",
+    FINISHING: "finishing",
+    DONE: "done",
+}
+
+
 class FiberRuntime:
     """The state of one fiber and the loop that runs it."""
 
@@ -351,6 +360,12 @@ class FiberRuntime:
     @property
     def is_interrupted(self) -> bool:
         return self._interrupt_cause is not None
+
+    @property
+    def status(self) -> str:
+        """Where the fiber is (for debug_tree): "not started", "running", "suspended",
+        "finishing" (its children still run) or "done"."""
+        return _STATUS[self._state]
 
     def start(self, effect: object) -> None:
         """Queue the fiber to evaluate `effect` (scheduler thread only)."""

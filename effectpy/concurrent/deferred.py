@@ -165,6 +165,31 @@ class Deferred(Generic[A, E]):
         """
         return Effect.sync(lambda: self._exit is not None)
 
+    # -- from plain code --------------------------------------------------------------
+
+    def unsafe_done(self, exit: Exit[A, E]) -> bool:
+        """Complete it now with `exit`, outside any effect (from a callback of the
+        same runtime, say); False if it was already done. Waiting fibers resume.
+
+        >>> from effectpy import Exit
+        >>> from effectpy.concurrent import Deferred
+        >>> cell = Deferred[int, str]()
+        >>> cell.unsafe_done(Exit.succeed(1)), cell.unsafe_done(Exit.succeed(2))
+        (True, False)
+        >>> cell.unsafe_poll()
+        Success(value=1)
+        """
+        return self._complete(exit)
+
+    def unsafe_poll(self) -> Exit[A, E] | None:
+        """Its `Exit` now if it is done, else None (what `poll()` gives, outside an effect)."""
+        return self._exit
+
+    @property
+    def waiting(self) -> int:
+        """How many fibers wait for it now."""
+        return len(self._waiters)
+
     # -- machinery -----------------------------------------------------------------
 
     def _complete(self, exit: Exit[A, E]) -> bool:

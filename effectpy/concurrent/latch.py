@@ -39,9 +39,9 @@ class Latch:
 
     def __repr__(self) -> str:
         deferred = self._deferred
-        if deferred._exit is not None:
+        if deferred.unsafe_poll() is not None:
             return "Latch(open)"
-        return f"Latch(closed, waiters={len(deferred._waiters)})"
+        return f"Latch(closed, waiters={deferred.waiting})"
 
     @staticmethod
     def make() -> Effect[Latch]:
@@ -90,14 +90,14 @@ class Latch:
 class CountDownLatch:
     """A gate that opens when its count, starting at `n`, has been counted down to 0."""
 
-    __slots__ = ("_count", "_latch")
+    __slots__ = ("_count", "_opened")
 
     def __init__(self, n: int) -> None:
         _check_count(n)
         self._count = n
-        self._latch = Latch()
+        self._opened = Deferred[None]()
         if n == 0:
-            self._latch._deferred._complete(Exit.succeed(None))
+            self._opened.unsafe_done(Exit.succeed(None))
 
     def __repr__(self) -> str:
         return f"CountDownLatch(count={self._count})"
@@ -129,7 +129,7 @@ class CountDownLatch:
             if self._count > 0:
                 self._count -= 1
                 if self._count == 0:
-                    self._latch._deferred._complete(Exit.succeed(None))
+                    self._opened.unsafe_done(Exit.succeed(None))
 
         return Effect.sync(count_down)
 
@@ -141,7 +141,7 @@ class CountDownLatch:
         >>> run_sync(CountDownLatch.make(0).flat_map(lambda latch: latch.await_().as_("open")))
         'open'
         """
-        return self._latch.await_()
+        return self._opened.await_()
 
     def count(self) -> Effect[int]:
         """The count still to go.

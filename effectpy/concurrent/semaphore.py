@@ -111,7 +111,19 @@ class Semaphore:
         ...     lambda sem: sem.with_permit(Effect.succeed("alone"))))
         'alone'
         """
-        return WithPermits(self, 1)(effect)
+        return Semaphore._holding(self, 1, effect)
+
+    @staticmethod
+    def _holding(semaphore: Semaphore, n: int, effect: Effect[A, E, R]) -> Effect[A, E, R]:
+        """`effect`, run holding `n` permits (taken interruptibly, always given back)."""
+        if n == 0:
+            return effect
+        release = Effect.sync(lambda: semaphore._give(n))
+
+        def run(restore: Restore) -> Effect[A, E, R]:
+            return semaphore._acquire(n, restore).and_then(restore(effect).ensuring(release))
+
+        return Effect.uninterruptible_mask(run)
 
     def take(self, n: int = 1) -> Effect[None]:
         """Take `n` permits, waiting until they are free (interruptibly; an interrupted
@@ -236,15 +248,8 @@ class WithPermits:
         return f"{self._semaphore!r}.with_permits({self._n})"
 
     def __call__(self, effect: Effect[A, E, R], /) -> Effect[A, E, R]:
-        semaphore, n = self._semaphore, self._n
-        if n == 0:
-            return effect
-        release = Effect.sync(lambda: semaphore._give(n))
-
-        def run(restore: Restore) -> Effect[A, E, R]:
-            return semaphore._acquire(n, restore).and_then(restore(effect).ensuring(release))
-
-        return Effect.uninterruptible_mask(run)
+        # WithPermits is a view of its semaphore, defined beside it.
+        return Semaphore._holding(self._semaphore, self._n, effect)  # noqa: SLF001
 
 
 def _check_permits(permits: object) -> None:

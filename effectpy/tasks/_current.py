@@ -244,11 +244,9 @@ class TaskWriter:
         if line:
             state.output(node, line.removesuffix("\r"))
 
-    def close(self) -> None:
-        """Flush, and complete the task. Closing twice does nothing more."""
-        self._close_with(None)
-
-    def _close_with(self, exit: Exit[Any, Any] | None) -> None:
+    def close(self, exit: Exit[Any, Any] | None = None) -> None:
+        """Flush, and complete the task: completed, or as `exit` says if given (a
+        failure marks the task failed). Closing twice does nothing more."""
         with self._lock:
             if self._closed:
                 return
@@ -270,7 +268,7 @@ class TaskWriter:
         if exc is None:
             self.close()
         else:
-            self._close_with(Exit.die(exc) if not isinstance(exc, Exception) else Exit.fail(exc))
+            self.close(Exit.die(exc) if not isinstance(exc, Exception) else Exit.fail(exc))
 
 
 def _writer(title: str, mode: str, total: int) -> Effect[TaskWriter, Never, Scope]:
@@ -283,7 +281,7 @@ def _writer(title: str, mode: str, total: int) -> Effect[TaskWriter, Never, Scop
         return Effect.succeed(TaskWriter(state, node, mode))
 
     def close(writer: TaskWriter, exit: Exit[Any, Any]) -> Effect[None]:
-        return Effect.sync(lambda: writer._close_with(None if isinstance(exit, Success) else exit))
+        return Effect.sync(lambda: writer.close(None if isinstance(exit, Success) else exit))
 
     return Effect.acquire_release(with_fiber(open_writer), close)
 

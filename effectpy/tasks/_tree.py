@@ -513,9 +513,9 @@ class TaskTree(Generic[M]):
             raise ValueError(f"TaskTree.subscribe: capacity must be an int >= 1, got {capacity!r}")
         state = self._state
         return Effect.acquire_release(
-            Effect.sync(lambda: TaskSubscription(state.subscribe(capacity, owner))),
-            lambda subscription, _exit: Effect.sync(lambda: state.unsubscribe(subscription._feed)),
-        )
+            Effect.sync(lambda: state.subscribe(capacity, owner)),
+            lambda feed, _exit: Effect.sync(lambda: state.unsubscribe(feed)),
+        ).map(TaskSubscription)
 
     # -- controlling ------------------------------------------------------------------
 
