@@ -295,6 +295,7 @@ class FiberRuntime:
         "_stack",
         "_state",
         "children",
+        "graft",
         "number",
         "parent",
         "refs",
@@ -313,6 +314,10 @@ class FiberRuntime:
     (a fork copies nothing) and later writes on either side stay their own."""
     children: dict[FiberRuntime, None] | None
     """The running children (made on the first fork: most fibers fork none)."""
+    graft: FiberRuntime | None
+    """The fiber that the fibers this one forks belong to, if not this one: a worker of
+    a concurrent `for_each`/`all` ends as soon as its item is done, so what its item
+    forks belongs to the fiber that called `for_each` (as in Effect-TS)."""
     _stack: list[Any]
     _cur: Any
     _state: int
@@ -516,7 +521,8 @@ class FiberRuntime:
                             value = Fiber()
                             # fmt: off
                             daemon = cur.daemon  # owned by nobody: interruptible by the runtime
-                            value._runtime = new_fiber(self.scheduler, None if daemon else self,
+                            value._runtime = new_fiber(self.scheduler,
+                                None if daemon else self.graft or self,
                                 self.refs, None, self.scope, daemon or self._interruptible,
                                 cur.effect)
                             # fmt: on
@@ -986,6 +992,7 @@ def new_fiber(
     fiber.parent = parent
     fiber.refs = {} if refs is None else refs
     fiber.children = None
+    fiber.graft = None
     fiber._stack = []
     fiber._cur = effect
     fiber._state = NEW if effect is None else RUNNING
