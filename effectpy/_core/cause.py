@@ -152,7 +152,8 @@ class Cause(Generic[E_co]):
         left out: what `or_else` fails with when the cause holds a defect.
 
         >>> from effectpy import Cause
-        >>> Cause.parallel(Cause.fail(KeyError("k")), Cause.die(ValueError("v"))).keep_defects_and_elect_failures()
+        >>> cause = Cause.parallel(Cause.fail(KeyError("k")), Cause.die(ValueError("v")))
+        >>> cause.keep_defects_and_elect_failures()
         Parallel(left=Die(defect=KeyError('k')), right=Die(defect=ValueError('v')))
         """
 
