@@ -2087,7 +2087,7 @@ class _Locally(Effect[Any, Any, Any]):
     __slots__ = ("effect", "ref", "value")
     _op = op.LOCALLY
 
-    def __init__(self, ref: FiberRef, value: object, effect: Effect[Any, Any, Any]) -> None:
+    def __init__(self, ref: FiberRef | None, value: object, effect: Effect[Any, Any, Any]) -> None:
         self.ref = ref
         self.value = value
         self.effect = effect
@@ -2107,6 +2107,12 @@ def _with_fiber(f: Callable[[FiberRuntime], Effect[A, E, R]]) -> Effect[A, E, R]
 def _locally(ref: FiberRef, value: object, effect: Effect[A, E, R]) -> Effect[A, E, R]:
     """Library-internal: run `effect` with the fiber ref `ref` set to `value`."""
     return _Locally(ref, value, effect)
+
+
+def _with_refs(refs: dict[FiberRef, object], effect: Effect[A, E, R]) -> Effect[A, E, R]:
+    """Library-internal: run `effect` with `refs` as all of the fiber's refs (restored
+    after): how a finalizer runs under the refs it was registered with."""
+    return _Locally(None, refs, effect)
 
 
 _new = object.__new__
