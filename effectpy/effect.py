@@ -2035,14 +2035,16 @@ class _Bracket(Effect[Any, Any, Any]):
 
 
 class _AddFinalizer(Effect[Any, Any, Any]):
-    """`scope.add_finalizer...`: one atomic step (run at once if the scope is closed)."""
+    """`scope.add_finalizer...`: one atomic step (run at once if the scope is closed).
+    `release` and `value` are those of a `Finalizer` (`_core/scope.py`)."""
 
-    __slots__ = ("entry", "scope")
+    __slots__ = ("release", "scope", "value")
     _op = op.ADD_FINALIZER
 
-    def __init__(self, scope: Scope, entry: object) -> None:
+    def __init__(self, scope: Scope, release: object, value: object) -> None:
         self.scope = scope
-        self.entry = entry
+        self.release = release
+        self.value = value
 
 
 class _WithScope(Effect[Any, Any, Any]):

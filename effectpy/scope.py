@@ -154,7 +154,7 @@ class Scope(core.ScopeState):
     def add_finalizer(self, finalizer: Effect[Any, Never, R]) -> Effect[None, Never, R]:
         """Run `finalizer` when the scope closes (at once if it is closed already)."""
         _require_effect(finalizer, "add_finalizer")
-        return _AddFinalizer(self, (None, finalizer))
+        return _AddFinalizer(self, None, finalizer)
 
     def add_finalizer_exit(
         self, finalizer: Callable[[Exit[Any, Any]], Effect[Any, Never, R]]
@@ -168,7 +168,7 @@ class Scope(core.ScopeState):
         >>> run_sync(Scope.make().flat_map(program))
         closed with Failure(cause=Fail(error='boom'))
         """
-        return _AddFinalizer(self, (core.call_with_exit, finalizer))
+        return _AddFinalizer(self, core.call_with_exit, finalizer)
 
     def run_in_parallel(
         self, finalizers: list[core.Finalizer], exit: Exit[Any, Any]

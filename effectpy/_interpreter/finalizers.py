@@ -4,7 +4,9 @@ A closing scope runs its finalizers newest first (`finalize_next`): one whose ef
 a `SYNC` node is called at once (a thunk is atomic: nothing to shield it from); at the
 first other one the fiber becomes uninterruptible and a FINALIZING frame waits for it,
 then runs the rest. Failures of finalizers are kept and joined, in order, after the
-cause the scope closed with. A finalizer is decoded in one place, `_core.scope.finalize`.
+cause the scope closed with. A finalizer is decoded by `_core.scope.finalize`, and,
+inline, by the two hot paths: `finalize_next` here (the call costs 3% of ScopeOpenClose)
+and the loop's scope with one finalizer (3% of AcquireRelease).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._core import opcodes as op
 from .._core.cause import Cause, Die
 from .._core.exit import Exit, Failure, Success, failure_of
-from .._core.scope import Finalizer, begin_close, finalize
+from .._core.scope import Finalizer, begin_close
 from .defects import as_defect
 from .frames import UNIT_NODE, FailNode, SucceedNode
 
@@ -81,7 +83,11 @@ def finalize_next(fiber: FiberRuntime, frame: Finalizing) -> Any:
         finalizer = finalizers[index]
         effect: Any = _MISSING
         try:
-            effect = finalize(finalizer, exit)
+            if type(finalizer) is tuple:  # `finalize`, inline: 3% of ScopeOpenClose
+                release = finalizer[0]
+                effect = finalizer[1] if release is None else release(finalizer[1], exit)
+            else:
+                effect = finalizer(exit)  # type: ignore[operator]  # not a tuple: the callable
             if effect._op is not op.SYNC:
                 frame.index = index + 1
                 fiber.enter_finalizer(frame, finalizer)

@@ -536,7 +536,7 @@ class FiberRuntime:
                                 cur = FailNode(exit.cause) if exit else cur.fiber._join_now()
                                 continue
                         elif code is ADD_FINALIZER and cur.scope._exit is None:
-                            cur.scope._finalizers[next(keys)] = (*cur.entry, self.refs)
+                            cur.scope._finalizers[next(keys)] = (cur.release, cur.value, self.refs)
                             value = None
                         else:  # any other composite node: its handler (`handles`)
                             fn = None
@@ -1049,7 +1049,7 @@ def _for_each(fiber: FiberRuntime, node: Any) -> Any:
 def _add_finalizer_to_closed(fiber: FiberRuntime, node: Any) -> Any:
     """ADD_FINALIZER to a closed scope (the loop registers the others): run it now,
     given the exit the scope closed with."""
-    entry = node.entry
+    entry = (node.release, node.value)
     effect = expect_effect(finalize(entry, node.scope._exit), entry)
     fiber.enter_finalizer(ResultFrame(None))
     return effect
