@@ -276,16 +276,26 @@ def _interrupt_at_exit(root: FiberRuntime) -> None:
     root.interrupt_as(NONE_ID, Shutdown("the interpreter is exiting"))
 
 
-@atexit.register
 def _stop_background_fibers() -> None:
     """No fiber outlives the interpreter silently: interrupt `run_fork` fibers still
-    running on their threads, and give their finalizers a bounded time to run."""
+    running on their threads, and give their finalizers a bounded time to run.
+
+    It runs as the interpreter starts to shut down, before the thread pools are
+    joined (`concurrent.futures` joins its workers then: a fiber waiting in
+    `Effect.blocking` would keep that join waiting forever), so finalizers can still
+    use `Effect.blocking`."""
     for root, (scheduler, _thread) in list(_background.items()):
         if root.exit is None:
             scheduler.call_threadsafe(functools.partial(_interrupt_at_exit, root))
     deadline = time.monotonic() + _EXIT_GRACE_SECONDS
     for _, thread in list(_background.values()):
         thread.join(max(deadline - time.monotonic(), 0.0))
+
+
+_register_at_exit: Any = getattr(threading, "_register_atexit", atexit.register)
+_register_at_exit(_stop_background_fibers)
+# (CPython's hook for "before threads are joined", which `concurrent.futures` uses; a
+# Python without it gets `atexit`, which runs after that join.)
 
 
 def run_sync_exit(effect: Effect[A, E, Never]) -> Exit[A, E]:
