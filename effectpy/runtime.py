@@ -135,6 +135,7 @@ class Runtime:
                 done.set_result(exit)
 
         root.add_observer(on_exit)
+        _interrupt_on_fatal(scheduler, root)
         root.start(effect)
         try:
             exit = await asyncio.shield(done)
@@ -164,6 +165,7 @@ class Runtime:
             return self._run_fork_in_thread(effect)
         scheduler = AsyncioScheduler(loop, budget=self.budget, seed=self.seed)
         root = new_fiber(scheduler)
+        _interrupt_on_fatal(scheduler, root)
         root.start(effect)
         watcher = loop.create_task(_watch(scheduler, root), name=f"effectpy-fiber-{root.id}")
         _watchers.add(watcher)
@@ -270,6 +272,8 @@ async def _watch(scheduler: AsyncioScheduler, root: FiberRuntime) -> None:
         await _tear_down_despite_cancels(scheduler, done)
         raise
     await _stop_daemons_async(scheduler)
+    if scheduler.fatal is not None:  # a Ctrl-C or `SystemExit` raised in the fiber
+        raise scheduler.fatal
 
 
 def _interrupt_at_exit(root: FiberRuntime) -> None:
@@ -514,7 +518,8 @@ class _ServiceSignals:
     def __exit__(self, *_: object) -> None:
         for signum, previous in self._previous.items():
             if signal.getsignal(signum) is self._handler:
-                signal.signal(signum, previous)
+                # (None: a handler set from C, which Python cannot put back)
+                signal.signal(signum, signal.SIG_DFL if previous is None else previous)
         self._events.put(_DONE)
         self._watchdog.join()
 
@@ -595,6 +600,20 @@ async def _stop_daemons_async(scheduler: AsyncioScheduler) -> None:
     _interrupt_daemons(scheduler)
     while scheduler.daemons:
         await asyncio.sleep(0)
+
+
+def _interrupt_on_fatal(scheduler: AsyncioScheduler, root: FiberRuntime) -> None:
+    """A Ctrl-C or `SystemExit` raised in a fiber (`Scheduler.fatal`) interrupts the root
+    (reason `Shutdown`), on the loop's next turn, as `_drive` does between steps."""
+
+    def interrupt() -> None:
+        fatal = scheduler.fatal
+        root.interrupt_as(NONE_ID, Shutdown(type(fatal).__name__))
+
+    def soon() -> None:  # (not from inside the fiber that is raising it)
+        scheduler.loop.call_soon(interrupt)
+
+    scheduler.on_fatal = soon
 
 
 async def _tear_down_despite_cancels(

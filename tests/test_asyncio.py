@@ -27,6 +27,7 @@ from effectpy import (
     live_fiber_count,
     run_async,
     run_async_exit,
+    run_fork,
     run_sync,
     run_sync_exit,
 )
@@ -454,6 +455,45 @@ def test_system_exit_in_a_coroutine_under_run_async_is_raised_after_the_teardown
     assert caught.value.code == 5
     assert log == ["finalizer"]
     assert live_fiber_count() == 0
+
+
+def test_keyboard_interrupt_in_a_forked_fiber_under_run_async_stops_the_run_and_is_raised() -> None:
+    log: list[str] = []
+
+    def press_ctrl_c() -> None:
+        raise KeyboardInterrupt
+
+    effect = (
+        Effect.sync(press_ctrl_c)
+        .fork()
+        .and_then(Effect.never())
+        .ensuring(record(log, "root finalizer"))
+    )
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(run_async(effect))
+    assert log == ["root finalizer"]
+
+
+def test_a_run_fork_fiber_still_running_when_asyncio_run_ends_is_interrupted_and_finalized() -> (
+    None
+):
+    log: list[str] = []
+
+    async def step() -> None:
+        await asyncio.sleep(0)
+
+    async def main() -> None:
+        run_fork(
+            Effect.never().ensuring(
+                Effect.all(*[Effect.promise(step) for _ in range(3)]).and_then(
+                    record(log, "finalizer done")
+                )
+            )
+        )
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert log == ["finalizer done"]
 
 
 # -- run_sync inside a running loop ---------------------------------------------------

@@ -72,6 +72,7 @@ class Scheduler:
         "drain_pending",
         "escape",
         "fatal",
+        "on_fatal",
         "ready",
         "rounds_and_ticks",
         "thread_id",
@@ -95,6 +96,9 @@ class Scheduler:
         self.thread_id = threading.get_ident()
         self._rng = None if seed is None else random.Random(seed)
         self.fatal: BaseException | None = None
+        self.on_fatal: Callable[[], None] | None = None
+        """Called when `fatal` is first set: a runner that does not watch `fatal`
+        between steps (`run_async`) interrupts its root from there."""
         self.escape: BaseException | None = None
         """The exception of a second Ctrl-C during a teardown (see `runtime.py`): not
         remembered like `fatal`, it leaves the scheduler at once, wherever it lands."""
@@ -147,6 +151,8 @@ class Scheduler:
             raise exc
         if self.fatal is None:
             self.fatal = exc
+            if self.on_fatal is not None:
+                self.on_fatal()
 
     def schedule(self, fiber: FiberRuntime) -> None:
         """Put `fiber` at the back of the ready queue (scheduler thread only)."""
