@@ -139,11 +139,11 @@ class Runtime:
         root.start(effect)
         try:
             exit = await asyncio.shield(done)
-        except asyncio.CancelledError:
+            await _stop_daemons_async(scheduler)
+        except asyncio.CancelledError:  # (the root may be done: daemons are still going)
             root.interrupt_as(NONE_ID, Shutdown("the awaiting asyncio task was cancelled"))
             await _tear_down_despite_cancels(scheduler, done)
             raise
-        await _stop_daemons_async(scheduler)
         if scheduler.fatal is not None:
             raise scheduler.fatal
         return exit
@@ -267,11 +267,11 @@ async def _watch(scheduler: AsyncioScheduler, root: FiberRuntime) -> None:
     root.add_observer(on_exit)
     try:
         await asyncio.shield(done)
+        await _stop_daemons_async(scheduler)
     except asyncio.CancelledError:
         root.interrupt_as(NONE_ID, Shutdown("the event loop is shutting down"))
         await _tear_down_despite_cancels(scheduler, done)
         raise
-    await _stop_daemons_async(scheduler)
     if scheduler.fatal is not None:  # a Ctrl-C or `SystemExit` raised in the fiber
         raise scheduler.fatal
 

@@ -397,6 +397,31 @@ def test_repeated_cancels_of_the_task_awaiting_run_async_still_wait_for_the_fina
     assert log == ["finalizer done", "task cancelled"]
 
 
+def test_a_cancel_while_run_async_stops_the_daemons_still_waits_for_their_finalizers() -> None:
+    log: list[str] = []
+
+    async def main() -> None:
+        tearing_down = asyncio.Event()
+
+        async def step() -> None:
+            await asyncio.sleep(0)
+
+        daemon = Effect.never().ensuring(
+            Effect.sync(tearing_down.set)
+            .and_then(Effect.all(*[Effect.promise(step) for _ in range(5)]))
+            .and_then(record(log, "daemon finalizer done"))
+        )
+        task = asyncio.create_task(run_async(daemon.fork_daemon().and_then(Effect.yield_now())))
+        await tearing_down.wait()  # the root is done: run_async is stopping the daemon
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        log.append("task cancelled")
+
+    asyncio.run(main())
+    assert log == ["daemon finalizer done", "task cancelled"]
+
+
 def test_a_cancel_during_the_teardown_of_run_async_is_not_taken_for_a_timeout() -> None:
     # asyncio.timeout tells its own cancel from another's by `Task.cancelling()`:
     # run_async answers every cancel with its CancelledError and uncancels none.
