@@ -257,7 +257,7 @@ def test_run_main_off_the_main_thread_is_refused() -> None:
 # -- real signals, at random moments, to a busy program -------------------------------
 
 BUSY_PROGRAM = r"""
-import sys, time
+import asyncio, sys, time
 from effectpy import Effect, run_sync, run_main
 
 mode, rounds, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -304,7 +304,10 @@ def busy_round(r):
             lambda _r, _exit: Effect.blocking(lambda s: sum(range(200)))
             .and_then(Effect.yield_now())
             .and_then(Effect.sync(inner_close)),
-        ).and_then(Effect.sync(lambda: sum(range(500))))
+        )
+        .and_then(Effect.sync(lambda: sum(range(500))))
+        .and_then(Effect.promise(lambda: asyncio.sleep(0)))  # on the helper loop
+        .and_then(Effect.sleep(0.0005))  # a timer
     )
 
     def forever(effect):
