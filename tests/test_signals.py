@@ -146,6 +146,33 @@ def test_ctrl_c_wakes_a_scheduler_that_waits(waiting: Callable[[], Effect[object
     assert time.monotonic() - started < 2.0
 
 
+@needs_main_thread
+def test_ctrl_c_delivered_to_another_thread_still_wakes_the_scheduler_at_once() -> None:
+    # The kernel may deliver SIGINT to any thread; Python then only flags it for the
+    # main thread, whose lock wait goes on: the scheduler must not wait unbounded.
+    log: list[str] = []
+    go = threading.Event()
+
+    def press_ctrl_c_soon() -> None:
+        go.wait()
+        time.sleep(0.05)  # the main thread is waiting in the scheduler by then
+        os.kill(os.getpid(), signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c_soon)
+    presser.start()  # before the mask: this thread may receive SIGINT, the main cannot
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        go.set()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(Effect.never().ensuring(record(log, "finalizer")))
+        assert time.monotonic() - started < 2.0
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        presser.join()
+    assert log == ["finalizer"]
+
+
 def test_a_scheduler_with_a_signal_handler_never_waits_longer_than_wake_every() -> None:
     # A signal that lands just before the scheduler's lock wait begins does not cut the
     # wait short: the handler then runs when the bounded wait ends.
