@@ -414,9 +414,9 @@ def _refuse_inside_run_sync(runner: str) -> None:
     if getattr(_this_thread, "driving", False):
         raise RuntimeError(
             f"{runner} was called on a thread that is already running effects (from an "
-            f"effect or a finalizer that a runner is running): the inner run would stop "
-            f"the outer one until it ends, and deadlock if it waits for it. Compose the "
-            f"effect instead (return it from `flat_map`, or `yield` it in a generator)"
+            "effect or a finalizer that a runner is running): the inner run would stop "
+            "the outer one until it ends, and deadlock if it waits for it. Compose the "
+            "effect instead (return it from `flat_map`, or `yield` it in a generator)"
         )
 
 
