@@ -69,6 +69,7 @@ def escapes(effect: Effect[object], then: Callable[[], object] = lambda: None) -
         pytest.fail("run_sync returned")
     finally:
         then()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     deadline = time.monotonic() + 10.0
     while live_fiber_count() and time.monotonic() < deadline:  # a pool thread's last step
         gc.collect()
