@@ -583,22 +583,32 @@ def _drive(scheduler: SyncScheduler, root: FiberRuntime) -> None:
         fatal = scheduler.fatal
         root.interrupt_as(NONE_ID, Shutdown(type(fatal).__name__))
     # The root is done; daemon fibers do not outlive the runtime that runs them.
-    _interrupt_daemons(scheduler)
-    scheduler.run_until(lambda: not scheduler.daemons)  # every live fiber is under one
+    stopped: set[FiberRuntime] = set()
+    while scheduler.daemons:  # every live fiber is under one
+        _interrupt_daemons(scheduler, stopped)
+        scheduler.run_until(lambda: _no_daemon_to_stop(scheduler, stopped))
     if scheduler.fatal is not None:
         raise scheduler.fatal
 
 
-def _interrupt_daemons(scheduler: Scheduler) -> None:
+def _interrupt_daemons(scheduler: Scheduler, stopped: set[FiberRuntime]) -> None:
+    """Interrupt the daemons not in `stopped` yet, and add them to it."""
     for fiber in list(scheduler.daemons):
-        fiber.interrupt_as(NONE_ID, Shutdown("the runtime finished"))
+        if fiber not in stopped:
+            stopped.add(fiber)
+            fiber.interrupt_as(NONE_ID, Shutdown("the runtime finished"))
+
+
+def _no_daemon_to_stop(scheduler: Scheduler, stopped: set[FiberRuntime]) -> bool:
+    """None is left, or one was started since (a finalizer of a daemon may fork one):
+    it must be interrupted too."""
+    return not scheduler.daemons or any(fiber not in stopped for fiber in scheduler.daemons)
 
 
 async def _stop_daemons_async(scheduler: AsyncioScheduler) -> None:
-    if not scheduler.daemons:  # the roots of every live fiber
-        return
-    _interrupt_daemons(scheduler)
-    while scheduler.daemons:
+    stopped: set[FiberRuntime] = set()
+    while scheduler.daemons:  # the roots of every live fiber
+        _interrupt_daemons(scheduler, stopped)
         await asyncio.sleep(0)
 
 
@@ -627,8 +637,9 @@ async def _tear_down_despite_cancels(
     while not done.done():
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(done)
-    _interrupt_daemons(scheduler)
+    stopped: set[FiberRuntime] = set()
     while scheduler.daemons:
+        _interrupt_daemons(scheduler, stopped)
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.sleep(0)
 

@@ -397,6 +397,19 @@ def test_repeated_cancels_of_the_task_awaiting_run_async_still_wait_for_the_fina
     assert log == ["finalizer done", "task cancelled"]
 
 
+def a_daemon_whose_finalizer_starts_another() -> Effect[str]:
+    """A daemon whose finalizer forks a second daemon: the runner, stopping the
+    daemons, must stop that one too (or wait for it forever)."""
+    second = Effect.never()
+    first = Effect.never().ensuring(second.fork_daemon().and_then(Effect.yield_now()))
+    return first.fork_daemon().and_then(Effect.yield_now()).as_("root done")
+
+
+def test_run_async_also_stops_a_daemon_started_while_the_daemons_are_being_stopped() -> None:
+    assert asyncio.run(run_async(a_daemon_whose_finalizer_starts_another())) == "root done"
+    assert live_fiber_count() == 0
+
+
 def test_a_cancel_while_run_async_stops_the_daemons_still_waits_for_their_finalizers() -> None:
     log: list[str] = []
 

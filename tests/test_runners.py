@@ -25,6 +25,7 @@ from effectpy import (
     Sequential,
     Success,
     gen,
+    live_fiber_count,
     run_async,
     run_async_exit,
     run_sync,
@@ -246,6 +247,22 @@ def test_run_sync_works_on_the_thread_again_after_a_refusal() -> None:
     with pytest.raises(RuntimeError):
         run_sync(Effect.sync(lambda: run_sync(Effect.unit())))
     assert run_sync(Effect.succeed("again")) == "again"
+
+
+# -- daemons -----------------------------------------------------------------------------
+
+
+def a_daemon_whose_finalizer_starts_another() -> Effect[str]:
+    """A daemon whose finalizer forks a second daemon: the runner, stopping the
+    daemons, must stop that one too (or wait for it forever)."""
+    second = Effect.never()
+    first = Effect.never().ensuring(second.fork_daemon().and_then(Effect.yield_now()))
+    return first.fork_daemon().and_then(Effect.yield_now()).as_("root done")
+
+
+def test_run_sync_also_stops_a_daemon_started_while_the_daemons_are_being_stopped() -> None:
+    assert run_sync(a_daemon_whose_finalizer_starts_another()) == "root done"
+    assert live_fiber_count() == 0
 
 
 # -- run_fork at interpreter exit ------------------------------------------------------
