@@ -240,6 +240,7 @@ def test_run_main_interrupts_the_program_on_a_stop_signal_runs_its_finalizers_an
 ) -> None:
     log: list[str] = []
     seen: list[Exit[Any, Any]] = []
+    before = {stop: signal.getsignal(stop) for stop in (signal.SIGINT, signal.SIGTERM)}
     program = (
         Effect.sync(lambda: signal.raise_signal(signum))
         .and_then(Effect.never())
@@ -250,8 +251,26 @@ def test_run_main_interrupts_the_program_on_a_stop_signal_runs_its_finalizers_an
     assert log == ["finalizer"]
     [exit] = seen
     assert exit.is_failure()
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert {stop: signal.getsignal(stop) for stop in before} == before  # put back
+
+
+@needs_main_thread
+def test_run_main_logs_a_finalizer_that_fails_during_the_shutdown_not_the_interruption(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken_release() -> None:
+        raise OSError("socket already closed")
+
+    def sigterm() -> None:
+        signal.raise_signal(signal.SIGTERM)
+
+    quiet = Effect.sync(sigterm).and_then(Effect.never())
+    assert exit_status(lambda: run_main(quiet)) == 143
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+    noisy = quiet.ensuring(Effect.sync(broken_release))
+    assert exit_status(lambda: run_main(noisy)) == 143
+    [failure] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "OSError: socket already closed" in failure.getMessage()
 
 
 @needs_main_thread
