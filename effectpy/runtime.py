@@ -538,19 +538,18 @@ class _ServiceSignals:
         if signum == _DONE:
             return
         grace = self._grace
-        timeout = None if math.isinf(grace) else grace
         try:
-            second = events.get(timeout=timeout)
+            second = events.get(timeout=None if grace > threading.TIMEOUT_MAX else grace)
         except queue.Empty:
-            why = f"its finalizers were still running after the {grace:g}s grace period"
+            why = f"the {grace:g}s grace period is over"
         else:
             if second == _DONE:
                 return
             why = f"a second signal ({signal.Signals(second).name}) arrived"
         status = 128 + signum
         _logger.warning(
-            "effectpy: run_main stopped the program on %s, but %s: abandoning them, "
-            "exiting with status %d",
+            "effectpy: run_main was stopping the program (%s), but %s: abandoning the "
+            "finalizers still running, exiting with status %d",
             signal.Signals(signum).name,
             why,
             status,
