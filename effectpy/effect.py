@@ -207,6 +207,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.sync(lambda: 2 + 2))
         4
         """
+        _require_callable(thunk, "Effect.sync")
         return _Sync(thunk)
 
     @overload
@@ -238,6 +239,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync_exit(Effect.attempt(lambda: int("x"), ValueError)).cause.failures()
         [ValueError("invalid literal for int() with base 10: 'x'")]
         """
+        _require_callable(thunk, "Effect.attempt")
         _check_catch(catch, "Effect.attempt")
 
         def run() -> Effect[A, Exception]:
@@ -259,6 +261,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(countdown(100_000))
         0
         """
+        _require_callable(thunk, "Effect.suspend")
         return _Suspend(thunk)
 
     @staticmethod
@@ -448,6 +451,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.blocking(lambda signal: sum(range(1000))))
         499500
         """
+        _require_callable(fn, "Effect.blocking")
         if catch is not None:
             _check_catch(catch, "Effect.blocking")
         node = _new(_Blocking)
@@ -597,7 +601,9 @@ class Effect(Generic[A_co, E_co, R_co]):
         items = list(items)
         if limit == 0:
             return _sequence(items, f)
-        return _Suspend(lambda: _group([f(item) for item in items], limit, False))
+        # Each worker calls `f` itself: its effect's errors are the worker's, and a
+        # non-effect is named with `f`'s file and line, as on the sequential path.
+        return _group(tuple(_flat_map_node(_succeed_node(item), f) for item in items), limit, False)
 
     @staticmethod
     def race(a: Effect[A, E, R], b: Effect[B, E2, R2]) -> Effect[A | B, E | E2, R | R2]:
@@ -609,6 +615,8 @@ class Effect(Generic[A_co, E_co, R_co]):
         >>> run_sync(Effect.race(Effect.sleep(1).as_("slow"), Effect.succeed("fast")))
         'fast'
         """
+        _require_effect(a, "Effect.race")
+        _require_effect(b, "Effect.race")
         return Effect.race_all([a, b])
 
     @staticmethod
@@ -622,6 +630,8 @@ class Effect(Generic[A_co, E_co, R_co]):
         contenders = list(effects)
         if not contenders:
             raise ValueError("Effect.race_all needs at least one effect")
+        for contender in contenders:
+            _require_effect(contender, "Effect.race_all")
         return _group(contenders, None, True)
 
     # -- resources and scopes -----------------------------------------------------
@@ -955,16 +965,25 @@ class Effect(Generic[A_co, E_co, R_co]):
     def or_else(self, that: Effect[B, E2, R2]) -> Effect[A_co | B, E2, R_co | R2]:
         """On a typed error, run `that` instead.
 
+        A defect is not recovered from: when the cause holds one, the effect fails
+        with its defects, its typed errors turned into defects too and its
+        interruptions left out (`Cause.keep_defects_and_elect_failures`), as Effect-TS's
+        `orElse` does. A cause of interruptions only passes through.
+
         >>> from effectpy import Effect, run_sync
         >>> run_sync(Effect.fail("no").or_else(Effect.succeed("fallback")))
         'fallback'
         """
         _require_effect(that, "or_else")
 
-        def recover(_: object) -> Effect[B, E2, R2]:
-            return that
+        def on_failure(cause: Cause[E_co]) -> Effect[B, E2, R2]:
+            if type(cause) is Fail:
+                return that
+            if cause.defects():
+                return _FailCause(cause.keep_defects_and_elect_failures())
+            return that if cause.failures() else _FailCause(cause)
 
-        return self.catch_all(recover)
+        return _Fold(self, on_failure, None)
 
     def either(self) -> Effect[Result[A_co, E_co], Never, R_co]:
         """Succeed with a `returns` `Result`: `Success(value)` or `Failure(error)`.
@@ -2068,7 +2087,7 @@ class _Locally(Effect[Any, Any, Any]):
     __slots__ = ("effect", "ref", "value")
     _op = op.LOCALLY
 
-    def __init__(self, ref: FiberRef, value: object, effect: Effect[Any, Any, Any]) -> None:
+    def __init__(self, ref: FiberRef | None, value: object, effect: Effect[Any, Any, Any]) -> None:
         self.ref = ref
         self.value = value
         self.effect = effect
@@ -2088,6 +2107,12 @@ def _with_fiber(f: Callable[[FiberRuntime], Effect[A, E, R]]) -> Effect[A, E, R]
 def _locally(ref: FiberRef, value: object, effect: Effect[A, E, R]) -> Effect[A, E, R]:
     """Library-internal: run `effect` with the fiber ref `ref` set to `value`."""
     return _Locally(ref, value, effect)
+
+
+def _with_refs(refs: dict[FiberRef, object], effect: Effect[A, E, R]) -> Effect[A, E, R]:
+    """Library-internal: run `effect` with `refs` as all of the fiber's refs (restored
+    after): how a finalizer runs under the refs it was registered with."""
+    return _Locally(None, refs, effect)
 
 
 _new = object.__new__
@@ -2263,6 +2288,11 @@ def _require_function(make: object, what: str) -> None:
         f"{what} expects a function that returns a coroutine (e.g. `lambda: fetch(url)`), "
         f"got {type(make).__name__}: an effect may run many times, a coroutine only once"
     )
+
+
+def _require_callable(fn: object, what: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"{what} expects a function, got {type(fn).__name__} {fn!r:.60}")
 
 
 def _require_effect(value: object, what: str) -> None:

@@ -36,6 +36,7 @@ from .effect import (
     _CloseScope,
     _MakeScope,
     _require_effect,
+    _with_refs,
     _WithScope,
 )
 from .effect import _with_fiber as with_fiber
@@ -167,7 +168,7 @@ class Scope(core.ScopeState):
         >>> run_sync(Scope.make().flat_map(program))
         closed with Failure(cause=Fail(error='boom'))
         """
-        return _AddFinalizer(self, finalizer)
+        return _AddFinalizer(self, (core.call_with_exit, finalizer))
 
     def run_in_parallel(
         self, finalizers: list[core.Finalizer], exit: Exit[Any, Any]
@@ -289,7 +290,10 @@ def _run_in_parallel(
 ) -> Effect[None]:
     """Run every finalizer at once (at most `limit` at a time); fail with their causes
     combined by `Cause.parallel` if any failed. Each gets the scope's exit."""
-    runs = [Effect.suspend(functools.partial(core.finalize, f, exit)).exit() for f in finalizers]
+    runs = [
+        _under_refs(f, Effect.suspend(functools.partial(core.finalize, f, exit))).exit()
+        for f in finalizers
+    ]
     concurrency: Any = "unbounded" if limit is None else limit
 
     def report(results: list[Exit[Any, Any]]) -> Effect[None]:
@@ -300,6 +304,13 @@ def _run_in_parallel(
         return _UNIT if cause.is_empty() else Effect.fail_cause(cause)
 
     return Effect.for_each(runs, lambda run: run, concurrency=concurrency).flat_map(report)
+
+
+def _under_refs(finalizer: core.Finalizer, effect: Effect[Any]) -> Effect[Any]:
+    """`effect`, the finalizer's, run under the fiber refs it was registered with."""
+    if type(finalizer) is tuple and len(finalizer) == 3:
+        return _with_refs(finalizer[2], effect)
+    return effect
 
 
 _UNIT: Effect[None] = Effect.unit()

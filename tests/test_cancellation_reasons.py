@@ -23,6 +23,7 @@ from effectpy import (
     InterruptReason,
     Manual,
     ParentDone,
+    QueueShutdown,
     RaceLost,
     Scope,
     ScopeClosed,
@@ -56,6 +57,8 @@ def describe(reason: InterruptReason) -> str:
             return "on request"
         case Shutdown(detail=detail):
             return f"shutdown ({detail})"
+        case QueueShutdown(operation=operation):
+            return f"queue shut down in {operation}"
         case _:
             assert_never(reason)
 

@@ -26,6 +26,7 @@ from effectpy import (
     Exit,
     Fail,
     Failure,
+    FiberFailure,
     Interrupt,
     Parallel,
     Runtime,
@@ -582,6 +583,90 @@ def test_catch_all_cause_sees_the_whole_cause_including_defects() -> None:
 
     assert run_sync(Effect.fail_cause(cause).catch_all_cause(handle)) == 1
     assert seen == [cause]
+
+
+# -- or_else and defects / interruptions ----------------------------------------------
+
+
+def test_or_else_runs_the_alternative_on_a_typed_error_beside_interruptions() -> None:
+    cause: Cause[str] = Cause.parallel(Cause.fail("typed"), an_interrupt())
+    assert run_sync(Effect.fail_cause(cause).or_else(Effect.succeed("fallback"))) == "fallback"
+
+
+def test_or_else_does_not_recover_a_defect_and_drops_the_interruptions_beside_it() -> None:
+    defect = OSError("bug")
+    cause: Cause[str] = Cause.parallel(an_interrupt(), Cause.die(defect))
+    ran: list[str] = []
+    alternative = Effect.sync(lambda: ran.append("alternative"))
+    exit = run_sync_exit(Effect.fail_cause(cause).or_else(alternative))
+    assert (the_cause(exit), ran) == (Die(defect), [])
+
+
+def test_or_else_turns_the_typed_errors_beside_a_defect_into_defects() -> None:
+    defect, error = OSError("bug"), KeyError("typed")
+    cause: Cause[KeyError] = Cause.sequential(Cause.fail(error), Cause.die(defect))
+    exit = run_sync_exit(Effect.fail_cause(cause).or_else(Effect.succeed("fallback")))
+    assert the_cause(exit) == Cause.sequential(Cause.die(error), Cause.die(defect))
+
+
+def test_or_else_wraps_a_typed_error_that_is_not_an_exception_when_it_becomes_a_defect() -> None:
+    cause: Cause[str] = Cause.parallel(Cause.fail("typed"), Cause.die(OSError("bug")))
+    exit = run_sync_exit(Effect.fail_cause(cause).or_else(Effect.succeed("fallback")))
+    first = the_cause(exit).defects()[0]
+    assert isinstance(first, FiberFailure) and "typed" in str(first)
+
+
+def test_or_else_lets_an_interruption_alone_pass_through() -> None:
+    interrupt = an_interrupt()
+    exit = run_sync_exit(Effect.fail_cause(interrupt).or_else(Effect.succeed("fallback")))
+    assert the_cause(exit) == interrupt
+
+
+# -- bad arguments are refused where the effect is built -------------------------------
+
+untyped: Any = Effect  # what mypy would refuse, as code without types would call it
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: untyped.sync(42), "Effect.sync expects a function, got int 42"),
+        (lambda: untyped.blocking(42), "Effect.blocking expects a function, got int 42"),
+        (lambda: untyped.attempt("x"), "Effect.attempt expects a function, got str 'x'"),
+        (lambda: untyped.suspend(None), "Effect.suspend expects a function, got NoneType None"),
+        (lambda: untyped.race(Effect.succeed(1), 5), "Effect.race expects an Effect, got int 5"),
+        (lambda: untyped.race(5, Effect.succeed(1)), "Effect.race expects an Effect, got int 5"),
+        (
+            lambda: untyped.race_all([Effect.never(), "x"]),
+            "Effect.race_all expects an Effect, got str 'x'",
+        ),
+    ],
+    ids=["sync", "blocking", "attempt", "suspend", "race second", "race first", "race_all"],
+)
+def test_a_non_function_or_non_effect_argument_is_refused_at_construction(
+    build: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(TypeError) as raised:
+        build()
+    assert str(raised.value) == message
+
+
+def test_a_race_lost_by_a_non_effect_is_still_refused() -> None:
+    """The mistake does not vanish because another contender would have won first."""
+    with pytest.raises(TypeError, match=r"Effect\.race_all expects an Effect"):
+        untyped.race_all([Effect.succeed("winner"), object()])
+
+
+@pytest.mark.parametrize("concurrency", [None, 1, 2, "unbounded"])
+def test_a_for_each_function_returning_a_non_effect_is_named_with_its_place(
+    concurrency: int | Literal["unbounded"] | None,
+) -> None:
+    exit = run_sync_exit(Effect.for_each([1, 2], not_an_effect, concurrency=concurrency))
+    defect = the_cause(exit).defects()[0]
+    assert isinstance(defect, TypeError)
+    code = not_an_effect.__code__
+    assert f"{not_an_effect.__qualname__} ({code.co_filename}:{code.co_firstlineno})" in str(defect)
+    assert "returned int" in str(defect)
 
 
 # -- map_error ----------------------------------------------------------------------------

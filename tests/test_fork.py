@@ -305,6 +305,45 @@ def test_a_child_that_finished_is_not_interrupted_and_keeps_its_exit() -> None:
 # -- daemons --------------------------------------------------------------------------
 
 
+@each_seed
+@pytest.mark.parametrize("concurrency", [1, 3, "unbounded"])
+def test_forks_made_by_a_concurrent_for_each_belong_to_its_caller(
+    seed: int, concurrency: int | str
+) -> None:
+    """A worker ends as soon as its item is done; what the item forked runs on, owned
+    by the fiber that called `for_each` (Effect-TS: "does not kill fiber when forked
+    on the parent scope")."""
+    work = Effect.yield_now().and_then(Effect.yield_now()).as_("ran")
+
+    @gen
+    def program() -> Do[list[Exit[str, Never]]]:
+        fibers = yield from Effect.for_each(
+            range(5),
+            lambda _: work.fork(),
+            concurrency=concurrency,  # type: ignore[arg-type]
+        )
+        return (yield from Fiber.await_all(fibers))
+
+    assert run_interleaved(program(), seed) == [Success("ran")] * 5
+
+
+@each_seed
+def test_forks_left_running_by_a_concurrent_for_each_stop_when_its_caller_ends(
+    seed: int,
+) -> None:
+    stopped: list[object] = []
+    forked = Effect.never().on_interrupt(lambda stops: Effect.sync(lambda: stopped.extend(stops)))
+
+    @gen
+    def caller() -> Do[FiberId]:
+        yield from Effect.for_each(range(3), lambda _: forked.fork(), concurrency="unbounded")
+        yield from Effect.yield_now()
+        return (yield from Effect.fiber_id())
+
+    caller_id = run_interleaved(caller(), seed)
+    assert stopped == [Interrupt(caller_id, ParentDone(caller_id))] * 3
+
+
 def test_a_daemon_outlives_the_fiber_that_forked_it() -> None:
     latch = Latch()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Never
 
 import pytest
-from conftest import Latch, each_seed, run_seeded
+from conftest import Latch, Path, each_path, each_seed, on_path, run_seeded
 
 from effectpy import (
     Context,
@@ -397,6 +397,45 @@ def test_a_scoped_layer_fed_to_another_outlives_its_construction() -> None:
     program = Host.get().flat_map(lambda name: record(log, f"using {name}"))
     run_sync(program.provide(uses_db))
     assert log == ["open db-1", "using db-1", "dispose db-1"]
+
+
+def pool_layer(log: list[str], path: Path) -> Layer[Db, Never, Host]:
+    """A `Layer.scoped` Db that needs the Host both to open and to close its pool."""
+
+    def acquire(host: str) -> Connection:
+        log.append(f"open pool on {host}")
+        return Connection(f"pool@{host}")
+
+    def release(connection: Connection, _: Exit[Any, Any]) -> Effect[None, Never, Host]:
+        return Host.get().flat_map(
+            lambda host: on_path(path, lambda: log.append(f"close {connection.name} on {host}"))
+        )
+
+    opened = Host.get().flat_map(lambda host: on_path(path, lambda: acquire(host)))
+    return Layer.scoped(Db, Effect.acquire_release(opened, release))
+
+
+@each_path
+def test_a_scoped_layers_release_reads_a_service_fed_through_provide_to(path: Path) -> None:
+    """The release runs in the context its acquire ran in: the Host it was built with
+    (the resource is released, not lost to a `MissingService` at teardown)."""
+    log: list[str] = []
+    layer = Layer.succeed(Host, "db.internal").provide_to(pool_layer(log, path))
+    run_sync(Db.get().map(lambda c: c.name).tap(lambda name: record(log, name)).provide(layer))
+    assert log == [
+        "open pool on db.internal",
+        "pool@db.internal",
+        "close pool@db.internal on db.internal",
+    ]
+
+
+@each_path
+def test_a_scoped_layers_release_reads_a_service_fed_through_merge(path: Path) -> None:
+    log: list[str] = []
+    both = Layer.succeed(Host, "db.internal").merge(Layer.succeed(Port, 5432))
+    layer = both.provide_to(pool_layer(log, path).merge(Layer.succeed(Url, "x")))
+    run_sync(Db.get().as_unit().provide(layer))
+    assert log == ["open pool on db.internal", "close pool@db.internal on db.internal"]
 
 
 # -- layers that fail to build ---------------------------------------------------------

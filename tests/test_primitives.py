@@ -63,11 +63,14 @@ def interrupted(exit: Exit[Any, Any]) -> bool:
     return isinstance(exit, Failure) and exit.cause.is_interrupted_only()
 
 
-def shutdown_defect(exit: Exit[Any, Any]) -> QueueShutdown:
+def shutdown_reason(exit: Exit[Any, Any]) -> QueueShutdown:
+    """The reason of the fiber's interruption by a shut-down queue: the only thing in
+    its cause (no defect, no typed error)."""
     assert isinstance(exit, Failure), exit
-    [defect] = exit.cause.defects()
-    assert isinstance(defect, QueueShutdown)
-    return defect
+    assert exit.cause.is_interrupted_only(), exit
+    [stop] = exit.cause.interruptions()
+    assert isinstance(stop.reason, QueueShutdown)
+    return stop.reason
 
 
 # -- the package ----------------------------------------------------------------------
@@ -204,7 +207,8 @@ def test_deferred_completed_from_plain_code_wakes_its_waiters_once() -> None:
         waiting = d.waiting
         first = d.unsafe_done(Exit.succeed(1))
         second = d.unsafe_done(Exit.fail("late"))
-        return waiting, first, second, d.unsafe_poll(), (yield from waiter.join()), d.waiting
+        joined = yield from waiter.join().catch_all(lambda _: Effect.succeed(-1))
+        return waiting, first, second, d.unsafe_poll(), joined, d.waiting
 
     assert run(program()) == (1, True, False, Success(1), 1, 0)
 
@@ -478,7 +482,7 @@ def test_queue_repr_shows_its_state() -> None:
 # -- Queue: shutdown ------------------------------------------------------------------
 
 
-def test_shutdown_wakes_waiting_takers_and_offerers_with_queue_shutdown() -> None:
+def test_shutdown_interrupts_waiting_takers_and_offerers_with_reason_queue_shutdown() -> None:
     @gen
     def program() -> Do[list[Exit[Any, Any]]]:
         empty = yield from Queue[int].bounded(1)
@@ -493,11 +497,10 @@ def test_shutdown_wakes_waiting_takers_and_offerers_with_queue_shutdown() -> Non
         return (yield from Fiber.await_all([taker, offerer, batch]))
 
     exits = run(program())
-    messages = [str(shutdown_defect(exit)) for exit in exits]
-    assert messages == [
-        "Queue.take: the queue was shut down while this fiber waited",
-        "Queue.offer: the queue was shut down while this fiber waited",
-        "Queue.offer_all: the queue was shut down while this fiber waited",
+    assert [shutdown_reason(exit) for exit in exits] == [
+        QueueShutdown("Queue.take"),
+        QueueShutdown("Queue.offer"),
+        QueueShutdown("Queue.offer_all"),
     ]
 
 
@@ -506,7 +509,7 @@ def test_shutdown_wakes_waiting_takers_and_offerers_with_queue_shutdown() -> Non
     ["offer", "offer_all", "take", "take_all", "take_up_to", "poll", "size"],
 )
 @pytest.mark.parametrize("make", [Queue[int].bounded, Queue[int].sliding, Queue[int].dropping])
-def test_every_operation_on_a_shut_down_queue_fails_with_queue_shutdown(
+def test_every_operation_on_a_shut_down_queue_is_interrupted_with_reason_queue_shutdown(
     operation: str, make: Any
 ) -> None:
     def use(q: Queue[int]) -> Effect[Any]:
@@ -522,8 +525,34 @@ def test_every_operation_on_a_shut_down_queue_fails_with_queue_shutdown(
         return calls[operation]
 
     program = make(2).flat_map(lambda q: q.offer(0).and_then(q.shutdown()).and_then(use(q).exit()))
-    defect = shutdown_defect(run(program))
-    assert str(defect) == f"Queue.{operation}: the queue was shut down"
+    reason = shutdown_reason(run(program))
+    assert str(reason) == f"Queue.{operation}: the queue was shut down"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_workers_looping_on_take_stop_at_shutdown_running_their_finalizers(seed: int) -> None:
+    """A shutdown stops workers as an interruption does: each worker's finalizer runs
+    once, and the cause holds no defect."""
+    finalized: list[int] = []
+
+    def worker(queue: Queue[int], n: int) -> Effect[Never]:
+        def loop() -> Effect[Never]:
+            return queue.take().and_then(Effect.suspend(loop))
+
+        return loop().ensuring(Effect.sync(lambda: finalized.append(n)))
+
+    @gen
+    def program() -> Do[list[Exit[Never, Never]]]:
+        queue = yield from Queue[int].bounded(2)
+        workers = yield from Effect.for_each(range(3), lambda n: worker(queue, n).fork())
+        yield from queue.offer_all(range(10))
+        yield from settle()
+        yield from queue.shutdown()
+        return (yield from Fiber.await_all(workers))
+
+    exits = run(program(), seed=seed)
+    assert [shutdown_reason(exit) for exit in exits] == [QueueShutdown("Queue.take")] * 3
+    assert sorted(finalized) == [0, 1, 2]
 
 
 def test_shutdown_is_idempotent_and_wakes_await_shutdown() -> None:

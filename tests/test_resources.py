@@ -18,6 +18,7 @@ import pytest
 from conftest import (
     BODY_DEFECT,
     SEEDS,
+    Collect,
     Latch,
     Outcome,
     Path,
@@ -38,11 +39,13 @@ from effectpy import (
     Die,
     Do,
     Effect,
+    ExecutionStrategy,
     Exit,
     Fail,
     Failure,
     Fiber,
     FiberId,
+    FiberRef,
     Interrupt,
     Manual,
     Runtime,
@@ -405,6 +408,111 @@ def test_a_timeout_waits_for_the_release_of_what_was_acquired() -> None:
     log_at_return, returned_early = run_sync(TestClock.provide(program()))
     assert not returned_early
     assert log_at_return == ["released"]
+
+
+# -- where finalizers run: under the fiber refs they were registered with --------------
+
+CALLER: FiberRef[str] = FiberRef("outer", "caller")
+
+How = Literal["acquire_release", "add_finalizer"]
+each_how = pytest.mark.parametrize("how", ["acquire_release", "add_finalizer"])
+
+
+def registered(how: How, path: Path, seen: list[str], label: str) -> Effect[None, Never, Scope]:
+    """A finalizer, registered along `path`, that records the CALLER it runs under."""
+    release = CALLER.get().flat_map(
+        lambda who: on_path(path, lambda: seen.append(f"{label}:{who}"))
+    )
+    if how == "acquire_release":
+        return Effect.acquire_release(
+            on_path(path, lambda: label), lambda _r, _e: release
+        ).as_unit()
+    return Effect.add_finalizer(lambda _exit: release)
+
+
+@each_how
+@each_path
+@each_outcome
+def test_a_finalizer_runs_under_the_fiber_refs_of_where_it_was_registered(
+    how: How, path: Path, outcome: Outcome
+) -> None:
+    """Whoever closes the scope, and however the body ended: a release reads what was
+    set (`locally`) where its resource was acquired, the others what was set where
+    they were."""
+    seen: list[str] = []
+
+    def wrap(body: Effect[int, str]) -> Effect[int, str]:
+        registering = (
+            CALLER.locally("inner", registered(how, path, seen, "first"))
+            .and_then(registered(how, path, seen, "second"))
+            .and_then(CALLER.locally("later", registered(how, path, seen, "third")))
+        )
+        return CALLER.locally("outer", Effect.scoped(registering.and_then(body)))
+
+    exit, interruptor = run_wrapped(outcome, wrap)
+    assert exit == expected_exit(outcome, interruptor)
+    assert seen == ["third:later", "second:outer", "first:inner"]
+
+
+@each_how
+@each_path
+def test_a_lone_finalizer_runs_under_the_fiber_refs_it_was_registered_with(
+    how: How, path: Path
+) -> None:
+    seen: list[str] = []
+    run_sync(Effect.scoped(CALLER.locally("inner", registered(how, path, seen, "only"))))
+    assert seen == ["only:inner"]
+
+
+@each_path
+def test_a_parallel_scopes_finalizers_run_under_the_refs_they_were_registered_with(
+    path: Path,
+) -> None:
+    seen: list[str] = []
+
+    @gen
+    def program() -> Do[None]:
+        scope = yield from Scope.make(ExecutionStrategy.parallel)
+        yield from scope.extend(CALLER.locally("a", registered("acquire_release", path, seen, "1")))
+        yield from scope.extend(CALLER.locally("b", registered("add_finalizer", path, seen, "2")))
+        yield from scope.close(Exit.unit())
+
+    run_sync(program())
+    assert sorted(seen) == ["1:a", "2:b"]
+
+
+def test_a_finalizer_run_by_another_fiber_closing_the_scope_sees_its_own_refs() -> None:
+    seen: list[str] = []
+
+    @gen
+    def program() -> Do[None]:
+        scope = yield from Scope.make()
+        yield from scope.extend(
+            CALLER.locally("owner", registered("acquire_release", "effectful", seen, "r"))
+        )
+        closer = yield from CALLER.locally("closer", scope.close(Exit.unit())).fork()
+        yield from closer.join()
+
+    run_sync(program())
+    assert seen == ["r:owner"]
+
+
+def test_a_release_logs_with_the_annotations_of_where_it_was_acquired(
+    effectpy_logs: Collect,
+) -> None:
+    release = Effect.log("closing connection")
+    acquire = Effect.acquire_release(Effect.sync(lambda: "conn"), lambda _c, _e: release)
+    run_sync(Effect.scoped(acquire.annotate_logs(request_id="r-7").and_then(Effect.log("done"))))
+    by_message = {r.getMessage(): r.__dict__["annotations"] for r in effectpy_logs.records}
+    assert by_message == {"done": {}, "closing connection": {"request_id": "r-7"}}
+
+
+def test_a_finalizer_does_not_leak_its_refs_to_the_fiber_after_it() -> None:
+    acquire = Effect.acquire_release(
+        Effect.yield_now().as_("r"), lambda _r, _e: CALLER.set("set by the release")
+    )
+    program = Effect.scoped(CALLER.locally("inner", acquire)).and_then(CALLER.get())
+    assert run_sync(CALLER.locally("outer", program)) == "outer"
 
 
 # -- acquiring into a scope that is closed --------------------------------------------

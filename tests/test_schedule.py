@@ -449,5 +449,5 @@ def test_a_named_schedule_keeps_its_steps_and_shows_its_name() -> None:
 
 
 def test_a_schedule_name_must_be_a_string() -> None:
-    with pytest.raises(TypeError, match="Schedule.named expects a str"):
+    with pytest.raises(TypeError, match=r"Schedule\.named expects a str"):
         Schedule.forever().named(3)  # type: ignore[arg-type]

@@ -146,6 +146,24 @@ class Cause(Generic[E_co]):
 
         return self._rebuild(on_leaf)
 
+    def keep_defects_and_elect_failures(self) -> Cause[Never]:
+        """The defects of the tree, each typed error turned into a defect (the error
+        itself if it is an exception, else a `FiberFailure` around it), interruptions
+        left out: what `or_else` fails with when the cause holds a defect.
+
+        >>> from effectpy import Cause
+        >>> cause = Cause.parallel(Cause.fail(KeyError("k")), Cause.die(ValueError("v")))
+        >>> cause.keep_defects_and_elect_failures()
+        Parallel(left=Die(defect=KeyError('k')), right=Die(defect=ValueError('v')))
+        """
+
+        def on_leaf(leaf: Cause[E_co]) -> Cause[Never]:
+            if isinstance(leaf, Fail):
+                return Die(_as_exception(leaf.error, leaf))
+            return cast("Cause[Never]", leaf) if isinstance(leaf, Die) else _EMPTY
+
+        return self._rebuild(on_leaf)
+
     def _rebuild(self, on_leaf: Callable[[Cause[E_co]], Cause[E2]]) -> Cause[E2]:
         # Post-order without recursion: ("visit", node) expands, ("join", node) combines.
         work: list[tuple[bool, Cause[E_co]]] = [(False, self)]

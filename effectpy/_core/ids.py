@@ -102,7 +102,26 @@ class Shutdown:
         return "runtime shutdown" if self.detail is None else f"runtime shutdown: {self.detail}"
 
 
+@dataclass(frozen=True, slots=True)
+class QueueShutdown:
+    """The queue the fiber used was shut down, before or while it waited: `operation`
+    says which (`"Queue.take"`, `"Queue.offer"`, ...). The fiber interrupts itself, as
+    in Effect-TS and ZIO."""
+
+    operation: str
+
+    def __str__(self) -> str:
+        return f"{self.operation}: the queue was shut down"
+
+
 InterruptReason: TypeAlias = (
-    Timeout | ParentDone | ScopeClosed | SiblingFailed | RaceLost | Manual | Shutdown
+    Timeout
+    | ParentDone
+    | ScopeClosed
+    | SiblingFailed
+    | RaceLost
+    | Manual
+    | Shutdown
+    | QueueShutdown
 )
 """Why a fiber was interrupted: a closed union, so a `match` over it can be exhaustive."""

@@ -29,11 +29,23 @@ if TYPE_CHECKING:
     from .._interpreter.loop import FiberRuntime
 
 Release = Callable[[Any, Exit[Any, Any]], Any]
-Finalizer = Callable[[Exit[Any, Any]], Any] | tuple[Release | None, Any]
-"""Given how the scope ended, the effect that cleans up. Two common kinds are pairs
-(a tuple costs a quarter of a closure or a `functools.partial`): `(release, resource)`
-from `acquire_release`, whose effect is `release(resource, exit)`, and `(None, effect)`
-from `add_finalizer`, an effect that does not look at the exit."""
+Finalizer = Callable[[Exit[Any, Any]], Any] | tuple[Any, ...]
+"""Given how the scope ended, the effect that cleans up. A user's finalizer is a tuple
+(it costs a quarter of a closure or a `functools.partial`): `(release, value, refs)`,
+whose effect is `release(value, exit)` (`acquire_release`: the resource; and
+`call_with_exit` for a function of the exit), or just `value` when `release` is None
+(`add_finalizer` of an effect); `refs` are the fiber refs of the fiber that registered
+it, which the finalizer runs under, wherever the scope is closed (as in Effect-TS: its
+log annotations, spans and services are those of where the resource was acquired). A
+`(release, value)` pair is what an ADD_FINALIZER node carries before it is registered.
+The runtime's own finalizers (a child scope's close, a scope-owned fiber's stop) are
+plain functions of the exit."""
+
+
+def call_with_exit(finalizer: Callable[[Exit[Any, Any]], Any], exit: Exit[Any, Any]) -> Any:
+    """The `release` of a finalizer that is a function of the exit."""
+    return finalizer(exit)
+
 
 keys: Final = itertools.count()
 """Keys of finalizers, and the creation order of scopes (for a stable debug_tree)."""

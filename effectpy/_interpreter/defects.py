@@ -6,6 +6,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from .._core.scope import call_with_exit
+
 
 def already_made(maker: object, effect: object, _: object) -> object:
     """`effect`, which `maker` made: the function `_unwind` hands the loop when it has
@@ -25,6 +27,8 @@ def expect_effect(effect: Any, fn: object) -> Any:
 
 
 def describe_function(fn: object) -> str:
+    if type(fn) is tuple:  # a scope's finalizer (see `Finalizer`): the user's function
+        fn = fn[1] if fn[0] is call_with_exit else fn[0]
     while isinstance(fn, partial):  # a release (see `Release`), or `already_made`
         fn = fn.args[0] if fn.func is already_made else fn.func
     name = getattr(fn, "__qualname__", None) or repr(fn)

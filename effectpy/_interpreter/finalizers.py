@@ -24,11 +24,6 @@ if TYPE_CHECKING:
 _MISSING: Final = object()
 
 
-def maker(finalizer: Finalizer) -> object:
-    """The user's function behind `finalizer`, to name in an error."""
-    return finalizer[0] if type(finalizer) is tuple else finalizer
-
-
 class Finalizing:
     """Runs a closing scope's finalizers one by one (sequential strategy), each given
     `exit`; failures are collected in `cause`. Then the fiber goes on as `then` says:
@@ -89,7 +84,7 @@ def finalize_next(fiber: FiberRuntime, frame: Finalizing) -> Any:
             effect = finalize(finalizer, exit)
             if effect._op is not op.SYNC:
                 frame.index = index + 1
-                fiber.enter_finalizer(frame)
+                fiber.enter_finalizer(frame, finalizer)
                 return effect
             effect.thunk()
         except (KeyboardInterrupt, SystemExit):
@@ -97,7 +92,7 @@ def finalize_next(fiber: FiberRuntime, frame: Finalizing) -> Any:
             fiber.enter_finalizer(frame)
             raise
         except BaseException as exc:
-            named = maker(finalizer)
+            named = finalizer
             failed = Die(exc if effect is _MISSING else as_defect(exc, effect, named))
             before = frame.cause
             frame.cause = failed if before is None else Cause.sequential(before, failed)

@@ -112,7 +112,7 @@ class RestoreRef:
     __slots__ = ("old", "ref")
     _op: Final = op.RESTORE_REF
 
-    def __init__(self, ref: FiberRef, old: object) -> None:
+    def __init__(self, ref: FiberRef | None, old: object) -> None:
         self.ref = ref
         self.old = old
 

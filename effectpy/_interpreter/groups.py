@@ -75,9 +75,11 @@ class Group(Supervised):
     def _launch(self) -> None:
         index = self._next
         self._next += 1
-        self._running[index] = self.fiber.fork_child(
-            self._effects[index], observer=partial(self._child_done, index)
-        )
+        parent = self.fiber
+        child = parent.fork_child(self._effects[index], observer=partial(self._child_done, index))
+        if not self._race:  # what an item forks outlives its worker (see `graft`)
+            child.graft = parent.graft or parent
+        self._running[index] = child
 
     def _child_done(self, index: int, exit: Exit[Any, Any]) -> None:
         child = self._running.pop(index)

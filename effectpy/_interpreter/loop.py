@@ -132,7 +132,7 @@ from ..fiber import Fiber
 from ..scope import CloseableScope, ExecutionStrategy
 from .defects import already_made, as_defect, checked, short
 from .defects import expect_effect as expect_effect
-from .finalizers import close_scope, finalize_resume, finalizer_failed, maker, scope_failed
+from .finalizers import close_scope, finalize_resume, finalizer_failed, scope_failed
 from .frames import (
     REVERT_TO_INTERRUPTIBLE,
     REVERT_TO_UNINTERRUPTIBLE,
@@ -295,6 +295,7 @@ class FiberRuntime:
         "_stack",
         "_state",
         "children",
+        "graft",
         "number",
         "parent",
         "refs",
@@ -313,6 +314,10 @@ class FiberRuntime:
     (a fork copies nothing) and later writes on either side stay their own."""
     children: dict[FiberRuntime, None] | None
     """The running children (made on the first fork: most fibers fork none)."""
+    graft: FiberRuntime | None
+    """The fiber that the fibers this one forks belong to, if not this one: a worker of
+    a concurrent `for_each`/`all` ends as soon as its item is done, so what its item
+    forks belongs to the fiber that called `for_each` (as in Effect-TS)."""
     _stack: list[Any]
     _cur: Any
     _state: int
@@ -511,12 +516,13 @@ class FiberRuntime:
                                 continue
                             fn = first.thunk  # a sync acquire is one atomic step
                             value = fn()
-                            scope._finalizers[next(keys)] = (cur.release, value)
+                            scope._finalizers[next(keys)] = (cur.release, value, self.refs)
                         elif code is FORK:  # the value is the child's `Fiber` handle
                             value = Fiber()
                             # fmt: off
                             daemon = cur.daemon  # owned by nobody: interruptible by the runtime
-                            value._runtime = new_fiber(self.scheduler, None if daemon else self,
+                            value._runtime = new_fiber(self.scheduler,
+                                None if daemon else self.graft or self,
                                 self.refs, None, self.scope, daemon or self._interruptible,
                                 cur.effect)
                             # fmt: on
@@ -530,7 +536,7 @@ class FiberRuntime:
                                 cur = FailNode(exit.cause) if exit else cur.fiber._join_now()
                                 continue
                         elif code is ADD_FINALIZER and cur.scope._exit is None:
-                            cur.scope._finalizers[next(keys)] = cur.entry
+                            cur.scope._finalizers[next(keys)] = (*cur.entry, self.refs)
                             value = None
                         else:  # any other composite node: its handler (`handles`)
                             fn = None
@@ -597,6 +603,7 @@ class FiberRuntime:
                             if code is ON_EXIT:
                                 fn = frame.f
                                 cur = fn(exit)
+                                entry = None  # runs under the fiber's own refs
                             else:  # an `Effect.scoped` body succeeded: close its scope
                                 self.scope = frame._outer
                                 if len(frame._finalizers) != 1 or frame._exit is not None:
@@ -609,13 +616,14 @@ class FiberRuntime:
                                 if type(entry) is tuple:  # `finalize`, inline: 3% here
                                     fn = entry[0]
                                     cur = entry[1] if fn is None else fn(entry[1], exit)
+                                    fn = entry  # to name (`describe_function`)
                                 else:
                                     fn = entry
                                     cur = fn(exit)
                             if cur._op is SYNC:  # a thunk is atomic: no region to enter
                                 cur.thunk()
                                 continue
-                            self.enter_finalizer(ResultFrame(value))
+                            self.enter_finalizer(ResultFrame(value), entry)
                             break
                         elif code is FOLD:
                             fn = frame.on_success
@@ -685,6 +693,10 @@ class FiberRuntime:
     def _locally(self, node: Any) -> Any:
         """LOCALLY: run `node.effect` with a fiber ref set, restored after."""
         ref = node.ref
+        if ref is None:  # all of the refs (`_with_refs`)
+            self._stack.append(RestoreRef(None, self.refs))
+            self.refs = node.value
+            return node.effect
         self._stack.append(RestoreRef(ref, self.refs.get(ref, _MISSING)))
         self.set_ref(ref, node.value)
         return node.effect
@@ -781,17 +793,25 @@ class FiberRuntime:
                 return interrupted
         return effect
 
-    def enter_finalizer(self, after: object) -> None:
+    def enter_finalizer(self, after: object, finalizer: object = None) -> None:
         """Run the next effect as a finalizer: uninterruptibly, then `after` (a RESULT,
-        RETHROW or FINALIZING frame) decides how the fiber goes on."""
+        RETHROW or FINALIZING frame) decides how the fiber goes on. A scope's
+        `finalizer` runs under the fiber refs it was registered with (see `Finalizer`)."""
         stack = self._stack
         if self._interruptible:
             stack.append(REVERT_TO_INTERRUPTIBLE)
             self._interruptible = False
         stack.append(after)
+        if type(finalizer) is tuple and len(finalizer) == 3:
+            refs = finalizer[2]
+            if refs is not self.refs:
+                stack.append(RestoreRef(None, self.refs))
+                self.refs = refs
 
     def _restore_ref(self, frame: RestoreRef) -> None:
-        if frame.old is _MISSING:
+        if frame.ref is None:  # all of them (`enter_finalizer`, `_with_refs`)
+            self.refs = frame.old  # type: ignore[assignment]
+        elif frame.old is _MISSING:
             refs = self.refs.copy()  # never in place: see `refs`
             refs.pop(frame.ref, None)
             self.refs = refs
@@ -986,6 +1006,7 @@ def new_fiber(
     fiber.parent = parent
     fiber.refs = {} if refs is None else refs
     fiber.children = None
+    fiber.graft = None
     fiber._stack = []
     fiber._cur = effect
     fiber._state = NEW if effect is None else RUNNING
@@ -1029,7 +1050,7 @@ def _add_finalizer_to_closed(fiber: FiberRuntime, node: Any) -> Any:
     """ADD_FINALIZER to a closed scope (the loop registers the others): run it now,
     given the exit the scope closed with."""
     entry = node.entry
-    effect = expect_effect(finalize(entry, node.scope._exit), maker(entry))
+    effect = expect_effect(finalize(entry, node.scope._exit), entry)
     fiber.enter_finalizer(ResultFrame(None))
     return effect
 
@@ -1040,7 +1061,7 @@ def _acquired(fiber: FiberRuntime, node: Any, resource: object) -> Any:
     closed meanwhile by another fiber, release it now)."""
     scope = fiber.scope
     if scope._exit is None:
-        scope._finalizers[next(keys)] = (node.release, resource)
+        scope._finalizers[next(keys)] = (node.release, resource, fiber.refs)
         return None
     fiber._stack.append(ResultFrame(resource))
     return expect_effect(node.release(resource, scope._exit), node.release)

@@ -11,8 +11,10 @@ Four kinds, told apart by what `offer` does when the queue is full:
 are waiting offerers. Interrupting a waiting `take` never loses an item: an item handed
 to a taker that is interrupted before it runs goes back to the front of the queue.
 
-`shutdown()` closes the queue: every later operation (`offer`, `take`, `poll`, `size`,
-...) and every fiber waiting in one fails with the defect `QueueShutdown`.
+`shutdown()` closes the queue: every fiber waiting in an operation, and every later
+operation (`offer`, `take`, `poll`, `size`, ...), is interrupted (reason
+`QueueShutdown`), as in Effect-TS and ZIO: workers stop as from any interruption, and a
+shutdown is not a defect.
 
 The type argument says what it holds: `Queue[int].bounded(10)`. Operations are atomic:
 fibers of one runtime run one at a time on one thread. (A queue belongs to the fibers
@@ -32,13 +34,17 @@ of one runtime.)
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final, Generic, Never, TypeVar, cast, final
 
+from .._core.cause import Cause
+from .._core.ids import QueueShutdown
 from ..effect import Effect, Restore
+from ..effect import _with_fiber as with_fiber
 from ._waiting import Resume, guarded_wait
 
 A = TypeVar("A")
+T = TypeVar("T")
 
 __all__ = ["Queue", "QueueShutdown"]
 
@@ -49,18 +55,6 @@ _UNBOUNDED: Final = "unbounded"
 
 _TRUE: Final[Effect[bool]] = Effect.succeed(True)
 _UNIT: Final[Effect[None]] = Effect.unit()
-
-
-class QueueShutdown(Exception):
-    """The defect of an operation on a queue that was shut down, and of every fiber
-    that was waiting on the queue when it was.
-
-    >>> from effectpy import run_sync_exit
-    >>> from effectpy.concurrent import Queue
-    >>> closed = Queue[int].unbounded().flat_map(lambda q: q.shutdown().and_then(q.take()))
-    >>> run_sync_exit(closed).cause.defects()
-    [QueueShutdown('Queue.take: the queue was shut down')]
-    """
 
 
 class _Taker(Generic[A]):
@@ -226,7 +220,7 @@ class Queue(Generic[A]):
                 return self._register_offer(batch, resume, what)
 
             return Effect.async_(register)
-        return Effect.sync(lambda: self._offer_now(batch, what))
+        return self._if_open(what, lambda: self._offer_now(batch, what))
 
     # -- taking --------------------------------------------------------------------
 
@@ -252,13 +246,12 @@ class Queue(Generic[A]):
         """
 
         def take_all() -> list[A]:
-            self._check_open("Queue.take_all")
             items = list(self._items)
             self._items.clear()
             self._admit()
             return items
 
-        return Effect.sync(take_all)
+        return self._if_open("Queue.take_all", take_all)
 
     def take_up_to(self, n: int) -> Effect[list[A]]:
         """Remove up to `n` items, the first ones (does not wait). A negative `n` is a
@@ -274,13 +267,12 @@ class Queue(Generic[A]):
             raise ValueError(f"Queue.take_up_to: n must be a non-negative int, got {n!r}")
 
         def take_up_to() -> list[A]:
-            self._check_open("Queue.take_up_to")
             items = self._items
             taken = [items.popleft() for _ in range(min(n, len(items)))]
             self._admit()
             return taken
 
-        return Effect.sync(take_up_to)
+        return self._if_open("Queue.take_up_to", take_up_to)
 
     def poll(self) -> Effect[A | None]:
         """Remove the first item if there is one, else None (does not wait).
@@ -292,14 +284,13 @@ class Queue(Generic[A]):
         """
 
         def poll() -> A | None:
-            self._check_open("Queue.poll")
             if not self._items:
                 return None
             item = self._items.popleft()
             self._admit()
             return item
 
-        return Effect.sync(poll)
+        return self._if_open("Queue.poll", poll)
 
     def size(self) -> Effect[int]:
         """How many items are in the queue (not counting waiting offers).
@@ -312,16 +303,16 @@ class Queue(Generic[A]):
         """
 
         def size() -> int:
-            self._check_open("Queue.size")
             return len(self._items)
 
-        return Effect.sync(size)
+        return self._if_open("Queue.size", size)
 
     # -- shutdown ------------------------------------------------------------------
 
     def shutdown(self) -> Effect[None]:
-        """Close the queue: drop its items, and fail every waiting and later
-        operation with `QueueShutdown`. Shutting down twice does nothing more.
+        """Close the queue: drop its items, and interrupt every fiber waiting in an
+        operation, and every later operation (reason `QueueShutdown`). Shutting down
+        twice does nothing more.
 
         >>> from effectpy import run_sync
         >>> from effectpy.concurrent import Queue
@@ -354,16 +345,20 @@ class Queue(Generic[A]):
 
     # -- machinery: every state change happens in one of these, in one fiber step ---
 
-    def _check_open(self, what: str) -> None:
-        if self._shutdown:
-            raise QueueShutdown(f"{what}: the queue was shut down")
+    def _if_open(self, what: str, run: Callable[[], T]) -> Effect[T]:
+        """`run()`'s value, or on a queue that was shut down, the fiber's interruption."""
+
+        def step() -> Effect[T]:
+            return _shut_down(what) if self._shutdown else Effect.succeed(run())
+
+        return Effect.suspend(step)
 
     def _take(self, restore: Restore) -> Effect[A]:
         taker: _Taker[A] = _Taker()
 
         def register(resume: Resume[A, Never]) -> Effect[None] | None:
             if self._shutdown:
-                resume(Effect.die(QueueShutdown("Queue.take: the queue was shut down")))
+                resume(_shut_down("Queue.take"))
                 return None
             taker.resume = resume
             if self._items:
@@ -397,7 +392,6 @@ class Queue(Generic[A]):
 
     def _offer_now(self, batch: tuple[A, ...], what: str) -> bool:
         """Offer to a queue that never waits (unbounded, dropping, sliding)."""
-        self._check_open(what)
         takers = self._takers
         handed = 0
         while handed < len(batch) and takers:
@@ -424,7 +418,7 @@ class Queue(Generic[A]):
     ) -> Effect[None] | None:
         """Offer to a bounded queue: what fits goes in, the rest waits its turn."""
         if self._shutdown:
-            resume(Effect.die(QueueShutdown(f"{what}: the queue was shut down")))
+            resume(_shut_down(what))
             return None
         pending = deque(batch)
         takers = self._takers
@@ -478,9 +472,9 @@ class Queue(Generic[A]):
         self._shutdown_waiters.clear()
         for taker in takers:
             assert taker.resume is not None
-            taker.resume(Effect.die(QueueShutdown(_WHILE_WAITING.format("Queue.take"))))
+            taker.resume(_shut_down("Queue.take"))
         for offerer in offerers:
-            offerer.resume(Effect.die(QueueShutdown(_WHILE_WAITING.format(offerer.what))))
+            offerer.resume(_shut_down(offerer.what))
         for resume in waiters:
             resume(_UNIT)
 
@@ -496,7 +490,11 @@ class Queue(Generic[A]):
         self._shutdown_waiters.pop(key, None)
 
 
-_WHILE_WAITING: Final = "{}: the queue was shut down while this fiber waited"
+def _shut_down(what: str) -> Effect[Never]:
+    """The interruption of the fiber whose operation `what` met a shut-down queue."""
+    return with_fiber(
+        lambda fiber: Effect.fail_cause(Cause.interrupt(fiber.id, QueueShutdown(what)))
+    )
 
 
 def _check_capacity(capacity: object, what: str) -> None:
