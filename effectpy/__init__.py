@@ -53,6 +53,7 @@ from .runtime import live_fiber_count as live_fiber_count
 from .runtime import run_async as run_async
 from .runtime import run_async_exit as run_async_exit
 from .runtime import run_fork as run_fork
+from .runtime import run_main as run_main
 from .runtime import run_sync as run_sync
 from .runtime import run_sync_exit as run_sync_exit
 from .schedule import Schedule as Schedule
@@ -116,6 +117,7 @@ __all__ = [
     "run_async",
     "run_async_exit",
     "run_fork",
+    "run_main",
     "run_sync",
     "run_sync_exit",
     "with_task",

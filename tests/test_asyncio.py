@@ -24,8 +24,10 @@ from effectpy import (
     Shutdown,
     Success,
     gen,
+    live_fiber_count,
     run_async,
     run_async_exit,
+    run_fork,
     run_sync,
     run_sync_exit,
 )
@@ -357,6 +359,179 @@ def test_cancelling_run_async_cancels_a_coroutine_the_effect_awaits() -> None:
 
     asyncio.run(main())
     assert log == ["coroutine saw CancelledError", "coroutine finally ran"]
+
+
+@pytest.mark.parametrize("cancels", [2, 3])
+def test_repeated_cancels_of_the_task_awaiting_run_async_still_wait_for_the_finalizers(
+    cancels: int,
+) -> None:
+    log: list[str] = []
+
+    async def main() -> None:
+        started = asyncio.Event()
+        tearing_down = asyncio.Event()
+
+        async def step() -> None:
+            await asyncio.sleep(0)
+
+        slow_finalizer = Effect.sync(tearing_down.set).and_then(
+            Effect.all(*[Effect.promise(step) for _ in range(5)])
+        )
+        effect = (
+            Effect.sync(started.set)
+            .and_then(Effect.never())
+            .ensuring(slow_finalizer.and_then(record(log, "finalizer done")))
+        )
+        task = asyncio.create_task(run_async(effect))
+        await started.wait()
+        task.cancel()
+        await tearing_down.wait()
+        for _ in range(cancels - 1):
+            task.cancel()
+            await asyncio.sleep(0)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        log.append("task cancelled")
+
+    asyncio.run(main())
+    assert log == ["finalizer done", "task cancelled"]
+
+
+def a_daemon_whose_finalizer_starts_another() -> Effect[str]:
+    """A daemon whose finalizer forks a second daemon: the runner, stopping the
+    daemons, must stop that one too (or wait for it forever)."""
+    second = Effect.never()
+    first = Effect.never().ensuring(second.fork_daemon().and_then(Effect.yield_now()))
+    return first.fork_daemon().and_then(Effect.yield_now()).as_("root done")
+
+
+def test_run_async_also_stops_a_daemon_started_while_the_daemons_are_being_stopped() -> None:
+    assert asyncio.run(run_async(a_daemon_whose_finalizer_starts_another())) == "root done"
+    assert live_fiber_count() == 0
+
+
+def test_a_cancel_while_run_async_stops_the_daemons_still_waits_for_their_finalizers() -> None:
+    log: list[str] = []
+
+    async def main() -> None:
+        tearing_down = asyncio.Event()
+
+        async def step() -> None:
+            await asyncio.sleep(0)
+
+        daemon = Effect.never().ensuring(
+            Effect.sync(tearing_down.set)
+            .and_then(Effect.all(*[Effect.promise(step) for _ in range(5)]))
+            .and_then(record(log, "daemon finalizer done"))
+        )
+        task = asyncio.create_task(run_async(daemon.fork_daemon().and_then(Effect.yield_now())))
+        await tearing_down.wait()  # the root is done: run_async is stopping the daemon
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        log.append("task cancelled")
+
+    asyncio.run(main())
+    assert log == ["daemon finalizer done", "task cancelled"]
+
+
+def test_a_cancel_during_the_teardown_of_run_async_is_not_taken_for_a_timeout() -> None:
+    # asyncio.timeout tells its own cancel from another's by `Task.cancelling()`:
+    # run_async answers every cancel with its CancelledError and uncancels none.
+    log: list[str] = []
+
+    async def main() -> None:
+        tearing_down = asyncio.Event()
+        finalizer = Effect.sync(tearing_down.set).and_then(
+            Effect.promise(lambda: asyncio.sleep(0.01))
+        )
+        me = asyncio.current_task()
+        assert me is not None
+
+        async def cancel_me_during_the_teardown() -> None:
+            await tearing_down.wait()
+            me.cancel()
+
+        canceller = asyncio.create_task(cancel_me_during_the_teardown())
+        with pytest.raises(asyncio.CancelledError):
+            async with asyncio.timeout(0.001):
+                await run_async(Effect.never().ensuring(finalizer.and_then(record(log, "done"))))
+        await canceller
+
+    asyncio.run(main())
+    assert log == ["done"]
+
+
+def test_keyboard_interrupt_in_a_coroutine_under_run_sync_is_raised_after_the_teardown() -> None:
+    # asyncio lets it stop the helper loop: the fiber used to wait forever.
+    log: list[str] = []
+
+    async def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    effect = (
+        Effect.promise(interrupted)
+        .catch_all_cause(lambda _cause: Effect.succeed("swallowed"))
+        .ensuring(record(log, "finalizer"))
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run_sync_exit(effect)
+    assert log == ["finalizer"]
+    assert run_sync(Effect.promise(answer)) == 42  # a new helper loop works
+
+
+def test_system_exit_in_a_coroutine_under_run_async_is_raised_after_the_teardown() -> None:
+    log: list[str] = []
+
+    async def exits() -> None:
+        await asyncio.sleep(0)
+        raise SystemExit(5)
+
+    effect = Effect.promise(exits).ensuring(record(log, "finalizer"))
+    with pytest.raises(SystemExit) as caught:
+        asyncio.run(run_async_exit(effect))
+    assert caught.value.code == 5
+    assert log == ["finalizer"]
+    assert live_fiber_count() == 0
+
+
+def test_keyboard_interrupt_in_a_forked_fiber_under_run_async_stops_the_run_and_is_raised() -> None:
+    log: list[str] = []
+
+    def press_ctrl_c() -> None:
+        raise KeyboardInterrupt
+
+    effect = (
+        Effect.sync(press_ctrl_c)
+        .fork()
+        .and_then(Effect.never())
+        .ensuring(record(log, "root finalizer"))
+    )
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(run_async(effect))
+    assert log == ["root finalizer"]
+
+
+def test_a_run_fork_fiber_still_running_when_asyncio_run_ends_is_interrupted_and_finalized() -> (
+    None
+):
+    log: list[str] = []
+
+    async def step() -> None:
+        await asyncio.sleep(0)
+
+    async def main() -> None:
+        run_fork(
+            Effect.never().ensuring(
+                Effect.all(*[Effect.promise(step) for _ in range(3)]).and_then(
+                    record(log, "finalizer done")
+                )
+            )
+        )
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert log == ["finalizer done"]
 
 
 # -- run_sync inside a running loop ---------------------------------------------------

@@ -3,6 +3,7 @@ holding up other fibers; interruption sets the signal and waits for `fn` to retu
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any, Never, cast
 
@@ -32,6 +33,60 @@ SAFETY_NET = 10.0
 
 
 # -- results and errors ---------------------------------------------------------------
+
+
+# -- KeyboardInterrupt and SystemExit: a shutdown, never a defect ---------------------
+
+
+def test_system_exit_in_a_blocking_call_is_not_a_defect_that_catch_all_cause_can_swallow() -> None:
+    effect = Effect.blocking(lambda _signal: sys.exit(3)).catch_all_cause(
+        lambda _cause: Effect.succeed("swallowed")
+    )
+    with pytest.raises(SystemExit) as caught:
+        run_sync(effect)
+    assert caught.value.code == 3
+
+
+def raise_keyboard_interrupt(_signal: Signal) -> Never:
+    raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_in_a_blocking_call_is_raised_by_the_runner_after_the_finalizers() -> (
+    None
+):
+    log: list[str] = []
+    sibling = Effect.never().ensuring(Effect.sync(lambda: log.append("sibling finalizer")))
+    effect = (
+        sibling.fork()
+        .and_then(Effect.blocking(raise_keyboard_interrupt))
+        .catch_all_cause(lambda _cause: Effect.succeed("swallowed"))
+        .ensuring(Effect.sync(lambda: log.append("finalizer")))
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run_sync_exit(effect)
+    assert sorted(log) == ["finalizer", "sibling finalizer"]
+
+
+def test_system_exit_from_a_blocking_call_being_interrupted_is_still_raised() -> None:
+    # The fiber was interrupted while its call ran: the call's outcome is dropped, but
+    # not a SystemExit.
+    started = threading.Event()
+
+    def exit_when_asked(signal: Signal) -> None:
+        started.set()
+        signal.wait(SAFETY_NET)
+        sys.exit(4)
+
+    @gen
+    def program() -> Do[str]:
+        fiber = yield Effect.blocking(exit_when_asked).fork()
+        yield Effect.blocking(lambda _signal: started.wait(SAFETY_NET))
+        yield fiber.interrupt()
+        return "interrupt returned"
+
+    with pytest.raises(SystemExit) as caught:
+        run_sync(program())
+    assert caught.value.code == 4
 
 
 def test_blocking_succeeds_with_the_functions_result() -> None:

@@ -51,6 +51,7 @@ SECTION_4_NAMES = [
     "run_async",
     "run_async_exit",
     "run_fork",
+    "run_main",
 ]
 
 

@@ -4,12 +4,16 @@ and the `Exit` they are built on."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import threading
 from typing import Any, cast
 
 import pytest
 
 from effectpy import (
     Cause,
+    Deferred,
     Die,
     Do,
     Effect,
@@ -21,6 +25,7 @@ from effectpy import (
     Sequential,
     Success,
     gen,
+    live_fiber_count,
     run_async,
     run_async_exit,
     run_sync,
@@ -195,6 +200,107 @@ def test_run_async_runs_an_effect_that_resumes_from_an_asyncio_callback() -> Non
         return await run_async(Effect.async_(register))
 
     assert asyncio.run(main()) == "called back"
+
+
+# -- run_sync inside run_sync ---------------------------------------------------------
+
+
+def test_run_sync_inside_an_effect_run_by_run_sync_is_refused_and_says_to_compose() -> None:
+    inner = Effect.sync(lambda: run_sync(Effect.succeed(1)))
+    with pytest.raises(RuntimeError, match="Compose the effect instead"):
+        run_sync(inner)
+    with pytest.raises(RuntimeError, match="already running effects"):
+        run_sync(Effect.sync(lambda: run_sync_exit(Effect.succeed(1))))
+
+
+def test_run_sync_in_a_finalizer_waiting_on_the_outer_run_is_refused_not_a_deadlock() -> None:
+    def waits_on_the_outer_run(deferred: Deferred[int]) -> Effect[None]:
+        return Effect.sync(lambda: run_sync(deferred.await_())).as_unit()
+
+    @gen
+    def program() -> Do[None]:
+        deferred: Deferred[int] = yield Deferred.make()
+        yield Effect.unit().ensuring(waits_on_the_outer_run(deferred))
+        yield deferred.succeed(1)
+
+    with pytest.raises(RuntimeError, match="Compose the effect instead"):
+        run_sync(program())
+
+
+def test_run_sync_from_a_blocking_call_of_a_run_sync_is_allowed() -> None:
+    assert run_sync(Effect.blocking(lambda _signal: run_sync(Effect.succeed(7)))) == 7
+
+
+def test_run_sync_on_another_thread_during_a_run_sync_is_allowed() -> None:
+    results: list[int] = []
+
+    def other_thread() -> None:
+        thread = threading.Thread(target=lambda: results.append(run_sync(Effect.succeed(2))))
+        thread.start()
+        thread.join()
+
+    run_sync(Effect.sync(other_thread))
+    assert results == [2]
+
+
+def test_run_sync_works_on_the_thread_again_after_a_refusal() -> None:
+    with pytest.raises(RuntimeError):
+        run_sync(Effect.sync(lambda: run_sync(Effect.unit())))
+    assert run_sync(Effect.succeed("again")) == "again"
+
+
+# -- daemons -----------------------------------------------------------------------------
+
+
+def a_daemon_whose_finalizer_starts_another() -> Effect[str]:
+    """A daemon whose finalizer forks a second daemon: the runner, stopping the
+    daemons, must stop that one too (or wait for it forever)."""
+    second = Effect.never()
+    first = Effect.never().ensuring(second.fork_daemon().and_then(Effect.yield_now()))
+    return first.fork_daemon().and_then(Effect.yield_now()).as_("root done")
+
+
+def test_run_sync_also_stops_a_daemon_started_while_the_daemons_are_being_stopped() -> None:
+    assert run_sync(a_daemon_whose_finalizer_starts_another()) == "root done"
+    assert live_fiber_count() == 0
+
+
+# -- run_fork at interpreter exit ------------------------------------------------------
+
+AT_EXIT_PROGRAM = r"""
+import threading
+from effectpy import Effect, run_fork
+
+def say(line):
+    print(line, flush=True)
+
+def blocked(signal):
+    started.set()
+    signal.wait()
+
+started = threading.Event()
+run_fork(Effect.never().ensuring(Effect.sync(lambda: say("finalizer of a sleeping fiber"))))
+run_fork(
+    Effect.blocking(blocked)
+    .ensuring(Effect.blocking(lambda signal: say("finalizer in a blocking call")))
+)
+started.wait()
+say("main program ends")
+"""
+
+
+def test_run_fork_fibers_are_interrupted_at_interpreter_exit_and_their_finalizers_run() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", AT_EXIT_PROGRAM],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines.index("main program ends") < lines.index("finalizer of a sleeping fiber")
+    assert "finalizer in a blocking call" in lines
 
 
 # -- Runtime --------------------------------------------------------------------------

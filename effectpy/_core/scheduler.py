@@ -19,7 +19,6 @@ concurrency tests under many interleavings.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 import logging
@@ -71,7 +70,9 @@ class Scheduler:
         "budget",
         "daemons",
         "drain_pending",
+        "escape",
         "fatal",
+        "on_fatal",
         "ready",
         "rounds_and_ticks",
         "thread_id",
@@ -95,6 +96,12 @@ class Scheduler:
         self.thread_id = threading.get_ident()
         self._rng = None if seed is None else random.Random(seed)
         self.fatal: BaseException | None = None
+        self.on_fatal: Callable[[], None] | None = None
+        """Called when `fatal` is first set: a runner that does not watch `fatal`
+        between steps (`run_async`) interrupts its root from there."""
+        self.escape: BaseException | None = None
+        """The exception of a second Ctrl-C during a teardown (see `runtime.py`): not
+        remembered like `fatal`, it leaves the scheduler at once, wherever it lands."""
         self._idle_hints: list[Callable[[], str | None]] = []
         self.drain_pending = True
         """Whether a drain of the ready queue is arranged already. Always, for a driver
@@ -138,9 +145,14 @@ class Scheduler:
 
     def fatal_error(self, exc: BaseException) -> None:
         """Remember a `KeyboardInterrupt`/`SystemExit` raised inside a fiber; the
-        runner tears everything down and then re-raises the first one."""
+        runner tears everything down and then re-raises the first one. The `escape`
+        exception is raised again at once: the user asked not to wait any more."""
+        if exc is self.escape:
+            raise exc
         if self.fatal is None:
             self.fatal = exc
+            if self.on_fatal is not None:
+                self.on_fatal()
 
     def schedule(self, fiber: FiberRuntime) -> None:
         """Put `fiber` at the back of the ready queue (scheduler thread only)."""
@@ -184,8 +196,9 @@ class Scheduler:
         thread once it has finished (also after a cancel)."""
         raise NotImplementedError
 
-    def close(self) -> None:
-        """Release what the scheduler started (a helper event loop thread)."""
+    def close(self, *, wait: bool = True) -> None:
+        """Release what the scheduler started (a helper event loop thread); without
+        `wait`, only ask it to stop (a run abandoned by a second Ctrl-C)."""
 
 
 class TaskHandle(Protocol):
@@ -214,7 +227,7 @@ class Timer:
 class SyncScheduler(Scheduler):
     """Driven by `run_until`: ready queue, timer heap, a thread-safe inbox."""
 
-    __slots__ = ("_aio_loop", "_aio_thread", "_inbox", "_seq", "_timers")
+    __slots__ = ("_aio_loop", "_aio_thread", "_inbox", "_seq", "_timers", "wake_every")
 
     def __init__(self, *, budget: int = DEFAULT_BUDGET, seed: int | None = None) -> None:
         super().__init__(budget=budget, seed=seed)
@@ -223,6 +236,12 @@ class SyncScheduler(Scheduler):
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._aio_loop: asyncio.AbstractEventLoop | None = None
         self._aio_thread: threading.Thread | None = None
+        self.wake_every: float | None = None
+        """The longest the driver waits for its inbox in one go (None: no limit). A
+        runner that installs a signal handler sets it: Python runs a handler between
+        bytecodes, and a signal that lands just before a lock wait begins does not
+        interrupt the wait, so a bounded wait is what makes the handler run promptly
+        (it posts to the inbox: `SimpleQueue.put` is safe in a signal handler)."""
 
     def start_coroutine(
         self, awaitable: Awaitable[Any], on_done: Callable[[asyncio.Future[Any]], None]
@@ -246,12 +265,14 @@ class SyncScheduler(Scheduler):
         loop.call_soon_threadsafe(create)
         return handle
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
         loop, thread = self._aio_loop, self._aio_thread
         if loop is None or thread is None:
             return
         self._aio_loop = self._aio_thread = None
         loop.call_soon_threadsafe(loop.stop)
+        if not wait:
+            return
         thread.join()
         loop.close()
 
@@ -282,31 +303,45 @@ class SyncScheduler(Scheduler):
             if self.ready:
                 continue
             if timers:
-                with contextlib.suppress(queue.Empty):
-                    inbox.get(timeout=max(timers[0].deadline - time.monotonic(), 0.0))()
+                callback = self._receive(max(timers[0].deadline - time.monotonic(), 0.0))
+                if callback is not None:
+                    callback()
             else:
                 # Nothing ready, no timer: only another thread can wake us now.
                 self._wait_for_another_thread()
+
+    def _receive(self, timeout: float | None) -> Callable[[], None] | None:
+        """The next callback another thread posted, waiting at most `timeout` seconds
+        (None: as long as it takes) and at most `wake_every`; None if none came."""
+        bound = self.wake_every
+        if bound is not None and (timeout is None or timeout > bound):
+            timeout = bound
+        if timeout is not None and timeout > threading.TIMEOUT_MAX:
+            timeout = threading.TIMEOUT_MAX
+        try:
+            return self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return None
 
     def _wait_for_another_thread(self) -> None:
         """Wait for a callback from another thread. If one does not come soon and an
         idle hint explains the wait (a fiber asleep on a `TestClock` nothing adjusts),
         log it once as a warning, then go on waiting: a program that would otherwise
         hang in silence says why."""
-        inbox = self._inbox
-        if not self._idle_hints:
-            inbox.get()()
-            return
-        try:
-            callback = inbox.get(timeout=IDLE_WARNING_SECONDS)
-        except queue.Empty:
-            warning = self._idle_warning()
-            if warning is not None:
-                _logger.warning(
-                    "effectpy: nothing has run for %gs. %s", IDLE_WARNING_SECONDS, warning
-                )
-            callback = inbox.get()
-        callback()
+        warn_at = time.monotonic() + IDLE_WARNING_SECONDS if self._idle_hints else None
+        while True:
+            timeout = None if warn_at is None else max(warn_at - time.monotonic(), 0.0)
+            callback = self._receive(timeout)
+            if callback is not None:
+                callback()
+                return
+            if warn_at is not None and time.monotonic() >= warn_at:
+                warn_at = None
+                warning = self._idle_warning()
+                if warning is not None:
+                    _logger.warning(
+                        "effectpy: nothing has run for %gs. %s", IDLE_WARNING_SECONDS, warning
+                    )
 
 
 _logger = logging.getLogger("effectpy")
@@ -377,8 +412,22 @@ class _ForeignTask:
         self._loop.call_soon_threadsafe(cancel_on_loop)
 
 
+class FatalInCoroutine(Exception):
+    """A coroutine raised `KeyboardInterrupt` or `SystemExit` (`error`). asyncio would
+    let it stop the event loop (a helper loop's thread would die, and the fiber
+    waiting for the coroutine with it); carried as an ordinary exception, it reaches
+    the fiber, which treats it as one raised by `Effect.sync`."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
+    try:
+        return await awaitable
+    except (KeyboardInterrupt, SystemExit) as exc:
+        raise FatalInCoroutine(exc) from None
 
 
 def _create_task(loop: asyncio.AbstractEventLoop, awaitable: Awaitable[Any]) -> asyncio.Task[Any]:

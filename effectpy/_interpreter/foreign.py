@@ -15,15 +15,47 @@ import os
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Final
 
 from .._core import opcodes as op
 from .._core.cause import Cause
 from .._core.foreign import Signal
+from .._core.scheduler import FatalInCoroutine
 from .loop import FiberRuntime, async_node, fail_node, handles, succeed_node
 from .supervise import UNIT, Supervised
 
 Catch = type[BaseException] | tuple[type[BaseException], ...] | None
+
+FATAL: Final = (KeyboardInterrupt, SystemExit)
+"""What foreign work may raise that is not a defect: it shuts the runtime down, as
+when `Effect.sync` raises it (`FiberRuntime._shutdown`), and the runner re-raises it."""
+
+
+class _Raise:
+    """A SYNC node whose thunk raises `error`: the fiber meets it as if its own code
+    had raised it, on its own thread."""
+
+    __slots__ = ("error",)
+    _op: Final = op.SYNC
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def thunk(self) -> Any:
+        raise self.error
+
+
+def _fatal(supervised: Supervised, error: BaseException | None) -> bool:
+    """If `error` is a Ctrl-C or `SystemExit` (maybe carried out of a coroutine),
+    hand it to the fiber (or, if the fiber is being interrupted, straight to the
+    scheduler) and say so."""
+    if isinstance(error, FatalInCoroutine):
+        error = error.error
+    if not isinstance(error, FATAL):
+        return False
+    supervised.fiber.scheduler.fatal_error(error)  # even if `finish` drops the outcome
+    supervised.finish(_Raise(error))
+    return True
 
 
 def _outcome(error: BaseException | None, value: object, catch: Catch) -> Any:
@@ -67,6 +99,8 @@ class CoroutineRun(Supervised):
             self.finish(_outcome(error, None, None))
             return
         error = task.exception()
+        if _fatal(self, error):
+            return
         self.finish(_outcome(error, None if error else task.result(), self._catch))
 
     def stop(self) -> None:
@@ -115,6 +149,8 @@ class BlockingRun(Supervised):
                 self.finish(_outcome(cancelled, None, None))
             return
         error = future.exception()
+        if _fatal(self, error):
+            return
         self.finish(_outcome(error, None if error else future.result(), self._catch))
 
     def stop(self) -> None:
