@@ -22,11 +22,12 @@ BENCH_ARGS ?=
 PYTHONS ?= 3.11 3.12 3.13
 MATRIX_ARGS ?= fibers
 
-.PHONY: help install lint typecheck typesafety pytest test demo bench bench-matrix docs clean
+.PHONY: help install lint typecheck typesafety pytest test test-matrix demo bench bench-matrix docs clean
 
 help:
 	@echo "make demo        run the showcase (examples/showcase.py)"
 	@echo "make test        lint, typecheck, typesafety, pytest"
+	@echo "make test-matrix pytest and mypy under python3.11, 3.12 and 3.13 (PYTHONS=...)"
 	@echo "make install     create .venv and install effectpy[dev,rich] (editable)"
 	@echo "make lint        ruff check + ruff format --check"
 	@echo "make typecheck   mypy --strict"
@@ -87,6 +88,11 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck typesafety pytest
+
+# The suite and the type check under each CPython of PYTHONS (tools/test_matrix.py),
+# each in its venv (.venv-3.12, ...); one not installed is reported as skipped.
+test-matrix: $(STAMP)
+	$(BIN)/python tools/test_matrix.py $(PYTHONS)
 
 demo: $(STAMP)
 	$(BIN)/python examples/showcase.py
