@@ -4,8 +4,11 @@ asyncio (`run_async`), and cancellation in both directions."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import threading
+import warnings
+from collections.abc import Coroutine
 from typing import Any, Never, cast
 
 import pytest
@@ -550,3 +553,29 @@ def test_run_sync_inside_a_running_event_loop_raises_runtime_error() -> None:
 def test_run_sync_works_again_once_the_loop_is_gone() -> None:
     asyncio.run(asyncio.sleep(0))
     assert run_sync(Effect.succeed("fine")) == "fine"
+
+
+@pytest.mark.parametrize("runner", ["run_sync", "run_async"])
+def test_a_promise_interrupted_before_its_task_starts_leaves_no_unawaited_coroutine(
+    runner: str,
+) -> None:
+    """Its coroutine is made only as the task starts, or closed: no "coroutine ... was
+    never awaited" warning, which is an error in suites run with `-W error`."""
+    made: list[object] = []
+
+    def make() -> Coroutine[Any, Any, str]:
+        coroutine = asyncio.sleep(10, "late")
+        made.append(coroutine)
+        return coroutine
+
+    program = Effect.race(Effect.promise(make), Effect.succeed("first"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(50):
+            if runner == "run_sync":
+                assert run_sync(program) == "first"
+            else:
+                assert asyncio.run(run_async(program)) == "first"
+        made.clear()
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
