@@ -5,8 +5,8 @@ PYTHON is a version (`3.12`), a command or a path; by default 3.11, 3.12 and 3.1
 versions pyproject.toml claims). Interpreters are found as `make bench-matrix` finds
 them (`bench/matrix.py`: `python3.12` on PATH, else pyenv). Each runs in its venv at the
 project's root, `.venv-3.12` and so on (the one the benchmarks use too), with effectpy
-installed editable with its `dev` extra, made on first use and again when
-pyproject.toml changes. Under each: `pytest` (the whole suite, doctests included) and
+installed editable with its `dev` and `rich` extras (as `make install` does), made on
+first use and again when pyproject.toml changes. Under each: `pytest` (the whole suite, doctests included) and
 `mypy` over the project with `--python-version` set to it. The slowest checks, the
 type-contract cases and pyright (`make typesafety`), run once, in `make test`.
 
@@ -56,9 +56,9 @@ def ensure_dev_venv(interpreter: Interpreter) -> Path:
     if not python.exists():
         print(f"test-matrix: making {venv.name} with {interpreter.command}", flush=True)
         subprocess.run([interpreter.command, "-m", "venv", str(venv)], check=True)
-    print(f"test-matrix: {venv.name}: pip install -e '.[dev]'", flush=True)
+    print(f"test-matrix: {venv.name}: pip install -e '.[dev,rich]'", flush=True)
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "-e", ".[dev]"], cwd=ROOT, check=True
+        [str(python), "-m", "pip", "install", "--quiet", "-e", ".[dev,rich]"], cwd=ROOT, check=True
     )
     stamp.touch()
     return python
