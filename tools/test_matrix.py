@@ -6,9 +6,10 @@ versions pyproject.toml claims). Interpreters are found as `make bench-matrix` f
 them (`bench/matrix.py`: `python3.12` on PATH, else pyenv). Each runs in its venv at the
 project's root, `.venv-3.12` and so on (the one the benchmarks use too), with effectpy
 installed editable with its `dev` and `rich` extras (as `make install` does), made on
-first use and again when pyproject.toml changes. Under each: `pytest` (the whole suite, doctests included) and
-`mypy` over the project with `--python-version` set to it. The slowest checks, the
-type-contract cases and pyright (`make typesafety`), run once, in `make test`.
+first use and again when pyproject.toml changes. Under each: `pytest` (the whole
+suite, doctests included) and `mypy` over the project with `--python-version` set to
+it. The slowest checks, the type-contract cases and pyright (`make typesafety`), run
+once, in `make test`.
 
 An interpreter that cannot be found is reported as SKIPPED at the end, beside the
 verdicts of the others, never passed over in silence; the exit status is 1 if a run
