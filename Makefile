@@ -39,10 +39,19 @@ help:
 	@echo "make gen-typing  rewrite the generated pipe overloads and pointfree signatures"
 	@echo "make clean       remove the venv, caches and build output"
 
-# The venv is (re)installed only when pyproject.toml changes.
+# The venv is (re)installed only when pyproject.toml changes. The demo needs only the
+# package and rich (a first `make demo` installs no dev toolchain); everything else
+# installs the dev extra too.
+DEMO_STAMP = $(VENV)/.installed-demo
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -e '.[dev,rich]'
+	touch $@ $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -e '.[rich]'
 	touch $@
 
 install: $(STAMP)
@@ -94,7 +103,7 @@ test: lint typecheck typesafety pytest
 test-matrix: $(STAMP)
 	$(BIN)/python tools/test_matrix.py $(PYTHONS)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python examples/showcase.py
 
 # PY given on the command line or in the environment (not this file's default): run
