@@ -330,6 +330,7 @@ class TimerHeap:
 
 
 _INF: Final = math.inf
+_new = object.__new__
 
 
 class SyncScheduler(Scheduler):
@@ -376,9 +377,16 @@ class SyncScheduler(Scheduler):
         loop.close()
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
-        if delay < 0.0:
-            delay = 0.0
-        return self.timers.call_at(time.monotonic() + delay, callback)
+        # `TimerHeap.call_at`, inlined: every sleep and timeout comes through here.
+        deadline = time.monotonic() + delay if delay > 0.0 else time.monotonic()
+        if deadline == _INF:
+            return NEVER_DUE
+        timers = self.timers
+        timer = _new(Timer)
+        timer.heap = timers
+        timer.callback = callback
+        heapq.heappush(timers.entries, (deadline, next(timers.seq), timer))
+        return timer
 
     def call_threadsafe(self, callback: Callable[[], None]) -> None:
         self._inbox.put(callback)
