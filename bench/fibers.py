@@ -451,21 +451,27 @@ async def fail_fast_trio() -> int:
     return _Counter.count
 
 
-def _register_fail_fast(name: str, effectpy: Callable[[], int], summary: str) -> None:
-    """FailFast and FailFastBranch share their peers and their bars: at least as
-    prompt as asyncio's TaskGroup and trio's nursery tearing down the same siblings."""
+def _register_fail_fast(
+    name: str,
+    effectpy: Callable[[], int],
+    summary: str,
+    *,
+    asyncio_peer: tuple[Callable[[], Awaitable[int]], str] = (
+        fail_fast_asyncio,
+        "999 tasks await a future that never completes, try/finally counts",
+    ),
+    trio_peer: tuple[Callable[[], Awaitable[int]], str] = (
+        fail_fast_trio,
+        "999 tasks in trio.sleep_forever(), try/finally counts",
+    ),
+) -> None:
+    """The FailFast family shares its bars: at least as prompt as asyncio's TaskGroup
+    and trio's nursery tearing down the same siblings (by default, siblings that wait
+    for ever)."""
     benchmark = register(SUITE, name, ops=SIBLINGS, expected=SIBLINGS - 1, summary=summary)
     benchmark.add("effectpy", effectpy)
-    benchmark.add_async(
-        "asyncio TaskGroup",
-        fail_fast_asyncio,
-        note="999 tasks await a future that never completes, try/finally counts",
-    )
-    benchmark.add_runner(
-        "trio nursery",
-        TrioRunner(fail_fast_trio),
-        note="999 tasks in trio.sleep_forever(), try/finally counts",
-    )
+    benchmark.add_async("asyncio TaskGroup", asyncio_peer[0], note=asyncio_peer[1])
+    benchmark.add_runner("trio nursery", TrioRunner(trio_peer[0]), note=trio_peer[1])
     benchmark.require("asyncio TaskGroup", 1.0)
     benchmark.require("trio nursery", 1.0)
 
@@ -497,4 +503,95 @@ _register_fail_fast(
     fail_fast_branch_effectpy,
     "branch(spawn 999 x never().ensuring(count) and fail(Boom())): start until "
     "branch returns, every sibling's finalizer run; result: finalizers run",
+)
+
+
+# -- FailFastSleeping: the same teardown, the siblings asleep on timers --------------------
+
+NAP = 10.0
+"""How long each waiting sibling sleeps: far longer than the run."""
+
+FAIL_AFTER = 0.001
+"""How long the failing sibling sleeps before it fails."""
+
+
+def _sleeping_siblings() -> list[Effect[None, Boom]]:
+    """999 siblings that sleep `NAP` seconds and count their finalizer, and one that
+    fails after `FAIL_AFTER`: each sibling's teardown cancels a timer."""
+    _Counter.count = 0
+    waiting: Effect[None, Boom] = Effect.sleep(NAP).ensuring(Effect.sync(_Counter.tick))
+    failing: Effect[None, Boom] = Effect.sleep(FAIL_AFTER).and_then(Effect.fail(Boom()))
+    return [waiting] * (SIBLINGS - 1) + [failing]
+
+
+def fail_fast_sleeping_effectpy() -> int:
+    exit: Exit[tuple[None, ...], Boom] = run_sync_exit(
+        Effect.all(*_sleeping_siblings(), concurrency="unbounded")
+    )
+    if not isinstance(exit, Failure) or len(exit.cause.failures()) != 1:
+        raise AssertionError(f"FailFastSleeping/effectpy: expected one Boom, got {exit!r:.80}")
+    return _Counter.count
+
+
+async def _sleeping_asyncio() -> None:
+    try:
+        await asyncio.sleep(NAP)
+    finally:
+        _Counter.tick()
+
+
+async def _failing_later_asyncio() -> None:
+    await asyncio.sleep(FAIL_AFTER)
+    raise Boom()
+
+
+async def fail_fast_sleeping_asyncio() -> int:
+    _Counter.count = 0
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(SIBLINGS - 1):
+                group.create_task(_sleeping_asyncio())
+            group.create_task(_failing_later_asyncio())
+    except* Boom:
+        pass
+    return _Counter.count
+
+
+async def _sleeping_trio() -> None:
+    try:
+        await trio.sleep(NAP)
+    finally:
+        _Counter.tick()
+
+
+async def _failing_later_trio() -> None:
+    await trio.sleep(FAIL_AFTER)
+    raise Boom()
+
+
+async def fail_fast_sleeping_trio() -> int:
+    _Counter.count = 0
+    try:
+        async with trio.open_nursery() as nursery:
+            for _ in range(SIBLINGS - 1):
+                nursery.start_soon(_sleeping_trio)
+            nursery.start_soon(_failing_later_trio)
+    except* Boom:
+        pass
+    return _Counter.count
+
+
+_register_fail_fast(
+    "FailFastSleeping",
+    fail_fast_sleeping_effectpy,
+    "Effect.all(999 x sleep(10).ensuring(count), sleep(0.001).and_then(fail(Boom())), "
+    'concurrency="unbounded"): start to the last finalizer; result: finalizers run',
+    asyncio_peer=(
+        fail_fast_sleeping_asyncio,
+        "999 tasks in asyncio.sleep(10), try/finally counts; one raises after sleep(0.001)",
+    ),
+    trio_peer=(
+        fail_fast_sleeping_trio,
+        "999 tasks in trio.sleep(10), try/finally counts; one raises after sleep(0.001)",
+    ),
 )

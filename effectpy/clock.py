@@ -16,13 +16,11 @@ Sleeps, `delay`, `timeout` and schedules all ask the current clock. Wrap a progr
 
 from __future__ import annotations
 
-import heapq
-import itertools
 from collections.abc import Callable
 from typing import Final, TypeVar, final
 
 from ._core.clock import CURRENT_CLOCK, LIVE_CLOCK, ClockService, check_duration, clock_of
-from ._core.scheduler import Timer, TimerHandle
+from ._core.scheduler import NEVER_DUE, TimerHandle, TimerHeap
 from ._interpreter.loop import FiberRuntime
 from .effect import Effect, _now
 from .effect import _locally as locally
@@ -90,13 +88,12 @@ class TestClock:
     to `t`.
     """
 
-    __slots__ = ("_now", "_seq", "_timers")
+    __slots__ = ("_now", "_timers")
     __test__ = False  # not a pytest test class
 
     def __init__(self, start: float = 0.0) -> None:
         self._now = float(start)
-        self._timers: list[Timer] = []
-        self._seq = itertools.count()
+        self._timers = TimerHeap()
 
     def __repr__(self) -> str:
         return f"TestClock(now={self._now:g}, sleepers={len(self.pending())})"
@@ -109,11 +106,11 @@ class TestClock:
     def call_later(
         self, fiber: FiberRuntime, delay: float, callback: Callable[[], None]
     ) -> TimerHandle:
-        timer = Timer(self._now + delay, next(self._seq), callback)
         if delay <= 0:
             callback()
-        else:
-            heapq.heappush(self._timers, timer)
+            return NEVER_DUE
+        timer = self._timers.call_at(self._now + delay, callback)
+        if timer is not NEVER_DUE:
             fiber.scheduler.add_idle_hint(self._idle_hint)
         return timer
 
@@ -132,7 +129,7 @@ class TestClock:
 
     def pending(self) -> list[float]:
         """The deadlines of the sleepers still waiting, earliest first."""
-        return sorted(t.deadline for t in self._timers if not t.cancelled)
+        return self._timers.deadlines()
 
     # -- effects -------------------------------------------------------------------
 
@@ -160,7 +157,7 @@ class TestClock:
         >>> run_sync(TestClock.provide(TestClock.adjust(5).and_then(TestClock.get())))
         TestClock(now=5, sleepers=0)
         """
-        duration = check_duration(seconds, "TestClock.adjust")
+        duration = check_duration(seconds, "TestClock.adjust", finite=True)
         return with_fiber(lambda fiber: TestClock._advance(fiber, duration, relative=True))
 
     @staticmethod
@@ -171,7 +168,7 @@ class TestClock:
         >>> run_sync(TestClock.provide(TestClock.set_time(30).and_then(Clock.now())))
         30.0
         """
-        target = check_duration(time, "TestClock.set_time")
+        target = check_duration(time, "TestClock.set_time", finite=True)
         return with_fiber(lambda fiber: TestClock._advance(fiber, target, relative=False))
 
     @staticmethod
@@ -194,13 +191,11 @@ class TestClock:
             )
 
         def step() -> Effect[None]:
-            timers = clock._timers
-            while timers and timers[0].cancelled:
-                heapq.heappop(timers)
-            if timers and timers[0].deadline <= target:
-                timer = heapq.heappop(timers)
-                clock._now = max(clock._now, timer.deadline)
-                timer.callback()
+            due = clock._timers.pop_due(target)
+            if due is not None:
+                deadline, callback = due
+                clock._now = max(clock._now, deadline)
+                callback()
                 return _settle().and_then(Effect.suspend(step))
             clock._now = target
             return _settle()

@@ -49,6 +49,7 @@ from ._core.exit import Exit, Failure, Success
 from ._core.foreign import Signal
 from ._core.ids import FiberId, Manual
 from ._core.refs import LOG_ANNOTATIONS, LOG_SPANS, TASK_CURSOR
+from ._core.scheduler import Timer
 from ._core.scope import NO_SCOPE
 from .schedule import Schedule  # values only: it imports no Effect at run time
 
@@ -2130,9 +2131,11 @@ _NO_ERROR: Any = object()
 def _sleep_on(fiber: FiberRuntime, seconds: float) -> Effect[None]:
     clock = clock_of(fiber)
 
-    def register(resume: Resume) -> Effect[None]:
+    def register(resume: Resume) -> Effect[None] | Timer:
         handle = clock.call_later(fiber, seconds, lambda: resume(_UNIT))
-        return _Sync(handle.cancel)
+        # A scheduler's or a TestClock's `Timer` is the canceller itself: the fiber
+        # loop cancels it at once (cheaper than running an effect that does).
+        return handle if type(handle) is Timer else _Sync(handle.cancel)
 
     return _Async(register)
 

@@ -201,7 +201,10 @@ class Schedule(Generic[Out_co, In_contra]):
 
             def step(now: float, input: object) -> Decision[float]:
                 nonlocal n
-                delay = start * factor**n
+                try:
+                    delay = start * factor**n
+                except OverflowError:  # past the largest float: a wait without end
+                    delay = math.inf if start else 0.0
                 n += 1
                 return Decision(delay, delay)
 

@@ -62,13 +62,20 @@ def clock_of(fiber: FiberRuntime) -> ClockService:
     return clock  # type: ignore[no-any-return]
 
 
-def check_duration(seconds: object, what: str) -> float:
-    """`seconds` as a float, or a clear error: durations are finite and not negative."""
+def check_duration(seconds: object, what: str, *, finite: bool = False) -> float:
+    """`seconds` as a float, or a clear error naming `what`: a duration is a number,
+    not NaN and not negative. `math.inf` (or any duration too long to ever pass) is a
+    wait that never ends, unless `finite` refuses it (moving a test clock)."""
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         raise TypeError(f"{what}: a duration in seconds must be a number, got {seconds!r}")
-    value = float(seconds)
+    try:
+        value = float(seconds)
+    except OverflowError:  # an int past the largest float: as long as for ever
+        value = math.inf
     if math.isnan(value) or value < 0:
         raise ValueError(f"{what}: a duration must be >= 0 seconds, got {seconds!r}")
+    if finite and value == math.inf:
+        raise ValueError(f"{what}: time moves by a finite number of seconds, got {seconds!r}")
     return value
 
 

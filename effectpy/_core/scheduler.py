@@ -22,6 +22,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 import queue
 import random
 import threading
@@ -29,7 +30,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from .refs import NEW
 
@@ -205,34 +206,154 @@ class TaskHandle(Protocol):
     def cancel(self) -> Any: ...
 
 
+MAX_WAIT_SECONDS = 86_400.0
+"""The longest a sync driver blocks in one wait for its next timer; it then looks
+again. (A deadline years away, or past what a thread wait accepts, is still kept.)"""
+
+MAX_LOOP_DELAY_SECONDS = 100 * 365 * 86_400.0
+"""The longest delay handed to an asyncio loop's `call_later`: about a century, as
+uvloop clamps it, since a loop may not accept a larger one."""
+
+MIN_COMPACTED_HEAP = 100
+"""A timer heap is rebuilt without its cancelled entries once more than half of them
+are cancelled and it holds at least this many (asyncio's rule)."""
+
+
 class Timer:
-    """A callback due at `deadline`, ordered by (deadline, seq) in a heap; cancelling
-    marks it so the heap skips it (for scheduler timers and the test clock alike)."""
+    """A callback due at a deadline, waiting in a `TimerHeap` (or spent).
 
-    __slots__ = ("callback", "cancelled", "deadline", "seq")
+    `cancel()` drops the callback at once, and with it everything the callback holds
+    (typically a parked fiber): a cancelled timer that waits in its heap for its
+    deadline is a small empty shell, and the heap drops those in bulk (see
+    `TimerHeap`). Firing drops the callback too, so a late `cancel()` is a no-op.
+    """
 
-    def __init__(self, deadline: float, seq: int, callback: Callable[[], None]) -> None:
-        self.deadline = deadline
-        self.seq = seq
+    __slots__ = ("callback", "heap")
+
+    def __init__(self, heap: TimerHeap | None, callback: Callable[[], None] | None) -> None:
+        self.heap = heap
         self.callback = callback
-        self.cancelled = False
-
-    def __lt__(self, other: Timer) -> bool:
-        return (self.deadline, self.seq) < (other.deadline, other.seq)
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if self.callback is None:
+            return  # fired, cancelled already, or never due
+        self.callback = None
+        heap = self.heap
+        if heap is not None:
+            heap.cancelled += 1
+            if heap.cancelled * 2 > len(heap.entries) >= MIN_COMPACTED_HEAP:
+                heap.compact()
+
+
+NEVER_DUE: Final = Timer(None, None)
+"""The handle of a timer with an infinite delay: it never fires, so nothing is kept."""
+
+
+class TimerHeap:
+    """Timers by deadline: a heap of `(deadline, seq, timer)` entries, which compare
+    in C (`seq` breaks ties in the order timers were set and never lets two timers be
+    compared). Scheduler timers and the test clock share it.
+
+    A cancelled entry stays in the heap, emptied (`Timer.cancel`), until it reaches
+    the top, where it is popped, or until more than half of the heap is cancelled:
+    then `compact` rebuilds the heap without them, so cancelled entries never outnumber
+    live ones (beyond `MIN_COMPACTED_HEAP`) however far off their deadlines are.
+    """
+
+    __slots__ = ("cancelled", "entries", "seq")
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[float, int, Timer]] = []
+        self.cancelled = 0
+        """How many entries are cancelled (their timer's callback is None)."""
+        self.seq = itertools.count()
+
+    def __len__(self) -> int:
+        """How many entries the heap holds, cancelled ones included."""
+        return len(self.entries)
+
+    def call_at(self, deadline: float, callback: Callable[[], None]) -> Timer:
+        """Call `callback` once `deadline` has passed; an infinite deadline never
+        passes, so such a timer is not even kept."""
+        if deadline == _INF:
+            return NEVER_DUE
+        timer = Timer(self, callback)
+        heapq.heappush(self.entries, (deadline, next(self.seq), timer))
+        return timer
+
+    def next_deadline(self) -> float | None:
+        """The deadline of the earliest timer that is not cancelled (None: none).
+        Cancelled entries at the top are popped on the way."""
+        entries = self.entries
+        while entries:
+            entry = entries[0]
+            if entry[2].callback is not None:
+                return entry[0]
+            heapq.heappop(entries)
+            self.cancelled -= 1
+        return None
+
+    def pop_due(self, now: float) -> tuple[float, Callable[[], None]] | None:
+        """Take the earliest timer due at `now` (its deadline and callback, which the
+        caller calls; the timer counts as fired), or None if none is due."""
+        entries = self.entries
+        while entries:
+            deadline, _, timer = entries[0]
+            callback = timer.callback
+            if callback is None:
+                heapq.heappop(entries)
+                self.cancelled -= 1
+            elif deadline <= now:
+                heapq.heappop(entries)
+                timer.callback = None
+                return deadline, callback
+            else:
+                return None
+        return None
+
+    def run_due(self, now: float) -> None:
+        """Fire, in deadline order, every timer due at `now`. (Timers their callbacks
+        set are due later than `now`: they wait for the next call.)"""
+        entries = self.entries
+        heappop = heapq.heappop
+        while entries:
+            deadline, _, timer = entries[0]
+            callback = timer.callback
+            if callback is None:
+                heappop(entries)
+                self.cancelled -= 1
+            elif deadline <= now:
+                heappop(entries)
+                timer.callback = None
+                callback()
+            else:
+                return
+
+    def compact(self) -> None:
+        """Rebuild the heap without its cancelled entries (in place: a caller may be
+        popping from it)."""
+        entries = self.entries
+        entries[:] = [entry for entry in entries if entry[2].callback is not None]
+        heapq.heapify(entries)
+        self.cancelled = 0
+
+    def deadlines(self) -> list[float]:
+        """The deadlines of the timers not cancelled, earliest first."""
+        return sorted(entry[0] for entry in self.entries if entry[2].callback is not None)
+
+
+_INF: Final = math.inf
+_new = object.__new__
 
 
 class SyncScheduler(Scheduler):
     """Driven by `run_until`: ready queue, timer heap, a thread-safe inbox."""
 
-    __slots__ = ("_aio_loop", "_aio_thread", "_inbox", "_seq", "_timers", "wake_every")
+    __slots__ = ("_aio_loop", "_aio_thread", "_inbox", "timers", "wake_every")
 
     def __init__(self, *, budget: int = DEFAULT_BUDGET, seed: int | None = None) -> None:
         super().__init__(budget=budget, seed=seed)
-        self._timers: list[Timer] = []
-        self._seq = itertools.count()
+        self.timers = TimerHeap()
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._aio_loop: asyncio.AbstractEventLoop | None = None
         self._aio_thread: threading.Thread | None = None
@@ -277,8 +398,15 @@ class SyncScheduler(Scheduler):
         loop.close()
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
-        timer = Timer(time.monotonic() + max(delay, 0.0), next(self._seq), callback)
-        heapq.heappush(self._timers, timer)
+        # `TimerHeap.call_at`, inlined: every sleep and timeout comes through here.
+        deadline = time.monotonic() + delay if delay > 0.0 else time.monotonic()
+        if deadline == _INF:
+            return NEVER_DUE
+        timers = self.timers
+        timer = _new(Timer)
+        timer.heap = timers
+        timer.callback = callback
+        heapq.heappush(timers.entries, (deadline, next(timers.seq), timer))
         return timer
 
     def call_threadsafe(self, callback: Callable[[], None]) -> None:
@@ -288,7 +416,7 @@ class SyncScheduler(Scheduler):
         """Drive fibers, timers and the inbox until `done()` holds."""
         self.thread_id = threading.get_ident()
         inbox = self._inbox
-        timers = self._timers
+        timers = self.timers
         while True:
             if self.ready:
                 self.drain()
@@ -296,14 +424,16 @@ class SyncScheduler(Scheduler):
                 return
             while not inbox.empty():
                 inbox.get_nowait()()
-            while timers and (timers[0].cancelled or timers[0].deadline <= time.monotonic()):
-                timer = heapq.heappop(timers)
-                if not timer.cancelled:
-                    timer.callback()
+            if timers.entries:
+                timers.run_due(time.monotonic())
             if self.ready:
                 continue
-            if timers:
-                callback = self._receive(max(timers[0].deadline - time.monotonic(), 0.0))
+            deadline = timers.next_deadline()
+            if deadline is not None:
+                # However far off the deadline (years, or past what a thread wait
+                # accepts), wait at most a day at a time (`_receive` bounds it more).
+                wait = min(max(deadline - time.monotonic(), 0.0), MAX_WAIT_SECONDS)
+                callback = self._receive(wait)
                 if callback is not None:
                     callback()
             else:
@@ -375,7 +505,11 @@ class AsyncioScheduler(Scheduler):
             self.arrange_drain()
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
-        return self.loop.call_later(max(delay, 0.0), callback)
+        if delay < MAX_LOOP_DELAY_SECONDS:
+            return self.loop.call_later(delay, callback)  # (a delay < 0 is due at once)
+        if delay == _INF:
+            return NEVER_DUE
+        return self.loop.call_later(MAX_LOOP_DELAY_SECONDS, callback)
 
     def call_threadsafe(self, callback: Callable[[], None]) -> None:
         self.loop.call_soon_threadsafe(callback)

@@ -126,7 +126,7 @@ from .._core.opcodes import (  # bare names: the loop binds them as locals
     YIELD,
 )
 from .._core.refs import DONE, FINISHING, NEW, RUNNING, SUSPENDED, FiberRef
-from .._core.scheduler import Scheduler
+from .._core.scheduler import Scheduler, Timer
 from .._core.scope import NO_SCOPE, finalize, init_state, keys
 from ..fiber import Fiber
 from ..scope import CloseableScope, ExecutionStrategy
@@ -256,7 +256,8 @@ class Resume:
 
     _fiber: FiberRuntime
     canceller: Any
-    """The effect `register` returned, run if the fiber is interrupted."""
+    """The effect `register` returned, run if the fiber is interrupted (or a sleep's
+    `Timer`, cancelled at once)."""
     registering: bool
     """Inside `register`: a resumption is handed back to `_park`, not scheduled."""
     resumed_with: Any
@@ -866,7 +867,9 @@ class FiberRuntime:
         assert interrupted is not None
         fail = FailNode(interrupted)
         node: Any = fail
-        if canceller is not None:
+        if type(canceller) is Timer:  # a sleep's: cancelling cannot fail or wait
+            canceller.cancel()
+        elif canceller is not None:
             # The canceller may have to wait (for a thread, a coroutine, children): it
             # runs uninterruptibly, or the sticky interruption would stop it at once.
             node = FoldNode(
