@@ -1,0 +1,270 @@
+"""Running programs: three runners, a watchdog, and campaigns with counts.
+
+Every program runs under each runner:
+
+* `sync`: `run_sync_exit` with the default runtime;
+* `seeded`: `Runtime(seed=..., budget=1..4)`: the ready queue shuffled by the
+  program's seed, and every fiber preempted after 1 to 4 ops;
+* `async`: `run_async_exit` on an asyncio loop.
+
+Runs happen on a worker thread; the caller waits for each with a wall-clock deadline,
+so a program that hangs is reported (with its seed) instead of blocking the suite, and
+the stuck worker is abandoned for a fresh one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import queue
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from effectpy import Exit, Runtime, Success, live_fiber_count
+
+from .build import Builder, Run, driver, violations
+from .model import Ambiguous, Prediction, Unmodelled, predict
+from .tree import FAMILIES, Family, Program, generate, kinds, show
+
+RunnerName = Literal["sync", "seeded", "async"]
+RUNNERS: Final[tuple[RunnerName, ...]] = ("sync", "seeded", "async")
+
+DEADLINES: Final[dict[Family, float]] = {"clock": 15.0, "shared": 15.0, "foreign": 30.0}
+"""Wall-clock seconds a run may take before it counts as a hang."""
+
+MIX: Final[tuple[Family, ...]] = ("clock",) * 6 + ("shared",) * 3 + ("foreign",)
+"""A campaign's programs, by family: program i is of family MIX[i % 10]."""
+
+
+def runtime_for(runner: RunnerName, seed: int) -> Runtime:
+    if runner == "seeded":
+        return Runtime(seed=seed, budget=1 + seed % 4)
+    return Runtime()
+
+
+class Worker:
+    """A thread that runs programs one at a time (with an asyncio loop of its own)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="fuzz-worker", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        loop = asyncio.new_event_loop()
+        self.loop = loop
+        try:
+            while (job := self._jobs.get()) is not None:
+                job()
+        finally:
+            loop.close()
+
+    def close(self) -> None:
+        """Let the thread end once it is done with the current job (a stuck one never
+        ends: it is a daemon)."""
+        self._jobs.put(None)
+
+    def run(
+        self,
+        program: Program,
+        runner: RunnerName,
+        deadline: float,
+        builder: type[Builder] = Builder,
+    ) -> tuple[Run, list[str]]:
+        """Run `program` once; the run's record and what went wrong at the runner's
+        level (a hang, a fiber left running, a driver that failed)."""
+        box = Run()
+        done = threading.Event()
+        problems: list[str] = []
+
+        def job() -> None:
+            try:
+                exit = self._run(program, runner, box, builder)
+                if not isinstance(exit, Success):
+                    problems.append(f"the driver ended with {exit!r}")
+                live = live_fiber_count()
+                if live:
+                    problems.append(f"{live} fiber(s) still running after the runner returned")
+            except BaseException as exc:  # a runner must not raise: report it
+                problems.append(f"the runner raised {exc!r}")
+            finally:
+                done.set()
+
+        self._jobs.put(job)
+        if not done.wait(deadline):
+            problems.append(f"hang: still running after {deadline:g}s of wall-clock time")
+        return box, problems
+
+    def _run(
+        self, program: Program, runner: RunnerName, box: Run, builder: type[Builder]
+    ) -> Exit[None, Any]:
+        runtime = runtime_for(runner, program.seed)
+        effect = driver(program, box, builder)
+        if runner == "async":
+            return self.loop.run_until_complete(runtime.run_async_exit(effect))
+        return runtime.run_sync_exit(effect)
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    family: Family
+    seed: int
+    runner: RunnerName
+    problems: tuple[str, ...]
+
+    def report(self, program: Program | None = None) -> str:
+        lines = [
+            f"FUZZ FAILURE family={self.family} seed={self.seed} runner={self.runner}",
+            *(f"  - {problem}" for problem in self.problems),
+            f"  replay: python -m tests.fuzzing --replay {self.seed} --family {self.family}",
+        ]
+        if program is not None:
+            lines += ["  program:", show(program.root, "    ")]
+        return "\n".join(lines)
+
+
+@dataclass
+class Tally:
+    """A campaign's counts."""
+
+    programs: Counter[str] = field(default_factory=Counter)
+    modelled: Counter[str] = field(default_factory=Counter)
+    ambiguous: Counter[str] = field(default_factory=Counter)
+    runs: Counter[str] = field(default_factory=Counter)
+    failed_runs: Counter[str] = field(default_factory=Counter)
+    node_kinds: Counter[str] = field(default_factory=Counter)
+    failures: list[FailedRun] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [f"{sum(self.programs.values())} programs in {self.seconds:.1f}s"]
+        for family in FAMILIES:
+            if self.programs[family]:
+                lines.append(
+                    f"  {family:8} {self.programs[family]:7} programs"
+                    f"  ({self.modelled[family]} checked against the model,"
+                    f" {self.ambiguous[family]} ambiguous)"
+                )
+        for runner in RUNNERS:
+            lines.append(
+                f"  runner {runner:7} {self.runs[runner]:7} runs  {self.failed_runs[runner]} failed"
+            )
+        shown = ", ".join(f"{kind} {count}" for kind, count in sorted(self.node_kinds.items()))
+        lines.append(f"  programs using each node: {shown}")
+        lines.append(f"  failures: {len(self.failures)}")
+        return "\n".join(lines)
+
+
+def prediction_for(program: Program) -> tuple[Prediction | None, bool]:
+    """The model's prediction (None where there is none) and whether it was ambiguous."""
+    if program.family != "clock":
+        return None, False
+    try:
+        return predict(program), False
+    except Ambiguous:
+        return None, True
+    except Unmodelled:
+        return None, False
+
+
+def check(
+    program: Program, worker: Worker, runners: Sequence[RunnerName] = RUNNERS
+) -> tuple[list[FailedRun], bool, bool]:
+    """Run `program` under `runners`; its failed runs, whether the model checked it,
+    and whether the model found it ambiguous."""
+    prediction, ambiguous = prediction_for(program)
+    failed: list[FailedRun] = []
+    for runner in runners:
+        box, problems = worker.run(program, runner, DEADLINES[program.family])
+        if not any(p.startswith("hang") for p in problems):
+            problems += violations(program, box, prediction)
+        if problems:
+            failed.append(FailedRun(program.family, program.seed, runner, tuple(problems)))
+    return failed, prediction is not None, ambiguous
+
+
+def campaign(
+    programs: int,
+    seed: int = 0,
+    families: Iterable[Family] = FAMILIES,
+    runners: Sequence[RunnerName] = RUNNERS,
+    progress: Callable[[str], None] | None = None,
+) -> Tally:
+    """Run `programs` programs (program i has seed `seed + i`, its family by `MIX`)."""
+    allowed = set(families)
+    mix = [family for family in MIX if family in allowed]
+    tally = Tally()
+    worker = Worker()
+    started = time.monotonic()
+    for i in range(programs):
+        family = mix[i % len(mix)]
+        program = generate(family, seed + i)
+        failed, modelled, ambiguous = check(program, worker, runners)
+        tally.programs[family] += 1
+        tally.modelled[family] += modelled
+        tally.ambiguous[family] += ambiguous
+        tally.node_kinds.update(kinds(program.root))
+        for runner in runners:
+            tally.runs[runner] += 1
+        for run in failed:
+            tally.failed_runs[run.runner] += 1
+            tally.failures.append(run)
+            if progress is not None:
+                progress(run.report(program))
+        if any("hang" in p for run in failed for p in run.problems):
+            worker.close()
+            worker = Worker()  # the old one is stuck
+        if progress is not None and (i + 1) % 1000 == 0:
+            progress(f"... {i + 1} programs, {len(tally.failures)} failed runs")
+    worker.close()
+    tally.seconds = time.monotonic() - started
+    return tally
+
+
+def replay(seed: int, family: Family) -> int:
+    """Print a program, the model's prediction and each runner's run."""
+    program = generate(family, seed)
+    print(show(program.root))
+    prediction, ambiguous = prediction_for(program)
+    print("model:", "ambiguous" if ambiguous else prediction)
+    worker = Worker()
+    status = 0
+    for runner in RUNNERS:
+        box, problems = worker.run(program, runner, DEADLINES[family])
+        problems += violations(program, box, prediction)
+        print(f"{runner}: exit={box.exit!r} end={box.end} trace={box.trace}")
+        for problem in problems:
+            print(f"  - {problem}")
+            status = 1
+    worker.close()
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.fuzzing", description=__doc__)
+    parser.add_argument("--programs", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=None, help="first program's seed")
+    parser.add_argument("--family", choices=FAMILIES, action="append", dest="families")
+    parser.add_argument("--replay", type=int, default=None, help="replay one program's seed")
+    args = parser.parse_args(argv)
+    if args.replay is not None:
+        return replay(args.replay, (args.families or ["clock"])[0])
+    seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000 * 100_000
+    print(f"fuzz: {args.programs} programs from seed {seed}", flush=True)
+    tally = campaign(
+        args.programs,
+        seed,
+        args.families or FAMILIES,
+        progress=lambda line: print(line, flush=True),
+    )
+    print(tally.summary())
+    return 1 if tally.failures else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
