@@ -77,7 +77,7 @@ def churn(i: int, shapes: int = 5) -> Effect[object]:
         case 4:
             resource = Effect.acquire_release(Effect.succeed(i), lambda _r, _e: Effect.unit())
             return Effect.scoped(resource)
-    return Effect.yield_now().as_(i).timeout(3600)
+    return Effect.yield_now().as_(i).timeout(3600).either()
 
 
 def batch(start: int, shapes: int = 5) -> Effect[list[object]]:
@@ -155,7 +155,7 @@ def waits(name: str) -> Effect[Effect[Any]]:
             return held.map(lambda sem: sem.with_permit(Effect.unit()))
         case "sleep":
             return Effect.succeed(Effect.sleep(3600))
-    return Effect.succeed(Effect.never().timeout(3600))
+    return Effect.succeed(Effect.never().timeout(3600).either())
 
 
 WAITS: Final = ["never", "queue take", "semaphore", "sleep", "timeout"]
