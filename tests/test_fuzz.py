@@ -22,6 +22,7 @@ from fuzzing.build import AnyEffect, Builder, Run, driver, normal_exit, violatio
 from fuzzing.harness import RUNNERS, RunnerName, Worker, campaign, main
 from fuzzing.model import INF, Ambiguous, Prediction, predict
 from fuzzing.tree import (
+    PENDING,
     Acquire,
     All,
     Bracket,
@@ -60,6 +61,18 @@ def test_random_programs_keep_every_invariant_and_match_the_model(family: Family
         # The model decides most programs; the rest (ties at one virtual instant) are
         # checked by the invariants only.
         assert tally.modelled[family] > 0.8 * SLICE[family]
+
+
+@pytest.mark.xfail(
+    reason="issue 14 (being changed): forks made inside a concurrent for_each's function"
+    " belong to the worker, which interrupts them when it ends, not to the caller",
+    strict=False,
+)
+def test_programs_with_semantics_issue_14_is_changing_match_the_model() -> None:
+    """The `pending` family (left out of the fast slice and of `make fuzz` until the
+    runtime follows issue 14): `ForkEach` forks in `for_each(..., concurrency=n)`."""
+    tally = campaign(300, SLICE_SEED, [PENDING])
+    assert not tally.failures, "\n\n".join(run.report() for run in tally.failures[:3])
 
 
 def test_the_campaign_command_prints_counts_and_exits_zero(

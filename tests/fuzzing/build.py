@@ -26,6 +26,8 @@ from .tree import (
     Catch,
     Ensuring,
     Fork,
+    ForkEach,
+    ForkScoped,
     Leaf,
     Mask,
     Node,
@@ -81,6 +83,8 @@ def _outcome(n: int, outcome: str) -> AnyEffect:
         return Effect.succeed(n)
     if outcome == "fail":
         return Effect.fail(f"f{n}")
+    if outcome == "interrupt":
+        return Effect.interrupt()
     return Effect.die(RuntimeError(f"d{n}"))
 
 
@@ -108,6 +112,10 @@ def _promise_leaf(n: int, d: int, outcome: str) -> AnyEffect:
 
     effect: AnyEffect = Effect.try_promise(work, ValueError)
     return effect.map_error(lambda e: str(e))
+
+
+def _join(fiber: Fiber[Any, Any]) -> AnyEffect:
+    return fiber.join()
 
 
 def normal_exit(exit: Exit[Any, Any]) -> tuple[object, ...]:
@@ -156,9 +164,17 @@ class Builder:
                 return _sleep(d, unit).and_then(_outcome(n, outcome))
             case Seq(_, first, second):
                 return self.build(first).and_then(self.build(second))
-            case Catch(_, body, handler):
+            case Catch(_, body, handler, causes):
                 recover = self.build(handler)
+                if causes:
+                    return self.build(body).catch_all_cause(lambda _c: recover)
                 return self.build(body).catch_all(lambda _e: recover)
+            case ForkScoped(_, child, _):
+                return self.build(child).fork_scoped().as_(None)
+            case ForkEach(_, items, concurrency):
+                forks = [self.build(item).fork() for item in items]
+                forked = Effect.for_each(forks, lambda fork: fork, concurrency=concurrency)
+                return forked.flat_map(lambda fibers: Effect.for_each(fibers, _join)).map(tuple)
             case Ensuring(n, body, fin_d):
                 finalizer = _sleep(fin_d, unit).and_then(_mark(box, f"E{n}"))
                 return _mark(box, f"S{n}").and_then(self.build(body)).ensuring(finalizer)

@@ -40,6 +40,8 @@ from .tree import (
     Catch,
     Ensuring,
     Fork,
+    ForkEach,
+    ForkScoped,
     Leaf,
     Mask,
     Node,
@@ -55,6 +57,7 @@ from .tree import (
 INF: Final = float("inf")
 
 Labels = frozenset[str]
+Regs = tuple[tuple[float, int, "Acquire | ForkScoped"], ...]
 
 
 class Ambiguous(Exception):
@@ -86,8 +89,8 @@ class Out:
     exit: ModelExit
     end: float
     events: tuple[str, ...] = ()
-    regs: tuple[tuple[float, int, Acquire], ...] = ()
-    """Releases registered in the enclosing scope: (time, order, node)."""
+    regs: Regs = ()
+    """Releases and fibers registered in the enclosing scope: (time, order, node)."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,8 @@ class _Model:
                 end = t + d
                 if outcome == "ok":
                     return Out(Ok(n), end)
+                if outcome == "interrupt":
+                    return Out(INTERRUPTED, end)
                 label = f"Ff{n}" if outcome == "fail" else f"Dd{n}"
                 return Out(Err(frozenset((label,))), end)
             case Seq(_, first, second):
@@ -214,12 +219,16 @@ class _Model:
                     return a
                 b = self.run(second, a.end, cut, intr, me)
                 return Out(b.exit, b.end, a.events + b.events, a.regs + b.regs)
-            case Catch(_, body, handler):
+            case Catch(_, body, handler, causes):
                 a = self.run(body, t, cut, intr, me)
                 exit = a.exit
-                if not isinstance(exit, Err) or not any(x[0] == "F" for x in exit.labels):
+                if not isinstance(exit, Err):
                     return a
-                if any(x[0] == "D" for x in exit.labels) or _check(a.end, cut, intr):
+                typed = any(x[0] == "F" for x in exit.labels)
+                defect = any(x[0] == "D" for x in exit.labels)
+                if not causes and (not typed or defect):
+                    return a
+                if _check(a.end, cut, intr):
                     return a
                 h = self.run(handler, a.end, cut, intr, me)
                 return Out(h.exit, h.end, a.events + h.events, a.regs + h.regs)
@@ -254,6 +263,11 @@ class _Model:
                 acquired_at = t + acq_d
                 out = Out(Ok(n), acquired_at, (f"A{n}",), ((acquired_at, self._order, node),))
                 return _region_end(out, cut, intr)
+            case ForkScoped():
+                self._order += 1
+                return Out(Ok(None), t, (), ((t, self._order, node),))
+            case ForkEach(_, items, _):
+                return self._fork_each(items, t, cut, intr, me)
             case Bracket(n, acq_d, use, rel_d):
                 u = self.run(use, t + acq_d, cut, intr, me)
                 trace = (f"A{n}", *u.events, f"R{n}")
@@ -264,16 +278,39 @@ class _Model:
         """The scope closes with the body: its releases in reverse order of acquisition."""
         a = self.run(body, t, cut, intr, me)
         end, events = a.end, list(a.events)
-        for _, _, acquired in sorted(a.regs, key=lambda r: (r[0], r[1]), reverse=True):
-            end += acquired.rel_d
-            events.append(f"R{acquired.n}")
+        for at, _, entry in sorted(a.regs, key=lambda r: (r[0], r[1]), reverse=True):
+            if isinstance(entry, Acquire):
+                end += entry.rel_d
+                events.append(f"R{entry.n}")
+            else:  # a scope-owned fiber: interrupted (from its start, interruptible)
+                child = self.fiber(entry.child, at, end, True)
+                end = max(end, child.end)
+                events += child.events
         return _region_end(Out(a.exit, end, tuple(events)), cut, intr)
+
+    def _fork_each(
+        self, items: tuple[Node, ...], t: float, cut: float, intr: bool, me: _Fiber
+    ) -> Out:
+        """The forks belong to this fiber: all start now; they are joined in order."""
+        children = [_Child(item, t, intr) for item in items]
+        me.pending.extend(children)
+        now, values = t, []
+        for child in children:
+            done = self.fiber(child.node, t, INF, intr)
+            if done.end > now and _waits(now, done.end, cut, intr):
+                return Out(INTERRUPTED, cut)
+            child.result = done
+            now = max(now, done.end)
+            if not isinstance(done.exit, Ok):
+                return Out(done.exit, now)
+            values.append(done.exit.value)
+        return Out(Ok(tuple(values)), now)
 
     def _mask(
         self, pre: Node, mid: Node, post: Node, t: float, cut: float, intr: bool, me: _Fiber
     ) -> Out:
         events: tuple[str, ...] = ()
-        regs: tuple[tuple[float, int, Acquire], ...] = ()
+        regs: Regs = ()
         out = Out(Ok(None), t)
         for part, flag in ((pre, False), (mid, intr), (post, False)):
             out = self.run(part, out.end, cut, flag, me)
@@ -310,7 +347,7 @@ class _Model:
     ) -> Out:
         values: list[object] = []
         events: tuple[str, ...] = ()
-        regs: tuple[tuple[float, int, Acquire], ...] = ()
+        regs: Regs = ()
         end = t
         for item in items:
             out = self.run(item, end, cut, intr, me)

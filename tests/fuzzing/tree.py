@@ -30,17 +30,25 @@ import random
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-Family = Literal["clock", "shared", "foreign"]
+Family = Literal["clock", "shared", "foreign", "pending"]
 FAMILIES: Final[tuple[Family, ...]] = ("clock", "shared", "foreign")
+"""The families of the fast slice and of a default campaign."""
+PENDING: Final[Family] = "pending"
+"""`clock` programs with constructs whose semantics issue 14 is changing (`ForkEach`:
+forks made in a concurrent `for_each` belong to the caller). Excluded from the fast slice
+and the default campaign until the runtime follows them: `--family pending`."""
 
-Outcome = Literal["ok", "fail", "die"]
+Outcome = Literal["ok", "fail", "die", "interrupt"]
+"""How a leaf ends; "interrupt" is `Effect.interrupt()` (a failure whose cause is an
+`Interrupt`, not an interruption of the fiber)."""
 Action = Literal["join", "await", "interrupt", "leave"]
 Concurrency = int | Literal["unbounded"] | None
 
 
 @dataclass(frozen=True)
 class Leaf:
-    """Sleep `d`, then succeed with `n`, fail with `"f{n}"` or die with `"d{n}"`."""
+    """Sleep `d`, then succeed with `n`, fail with `"f{n}"`, die with `"d{n}"` or
+    `Effect.interrupt()`."""
 
     n: int
     d: int
@@ -56,11 +64,32 @@ class Seq:
 
 @dataclass(frozen=True)
 class Catch:
-    """`body.catch_all(lambda _: handler)`."""
+    """`body.catch_all(lambda _: handler)`, or `catch_all_cause` (`causes`)."""
 
     n: int
     body: Node
     handler: Node
+    causes: bool = False
+
+
+@dataclass(frozen=True)
+class ForkScoped:
+    """`child.fork_scoped()` in the scope of the `Scoped` numbered `scope`: the child
+    is interrupted when that scope closes (in LIFO order with its releases)."""
+
+    n: int
+    child: Node
+    scope: int
+
+
+@dataclass(frozen=True)
+class ForkEach:
+    """`for_each(items, lambda item: item.fork(), concurrency=...)`, then join every
+    fiber in order. The forks belong to the caller's fiber (issue 14's semantics)."""
+
+    n: int
+    items: tuple[Node, ...]
+    concurrency: Concurrency
 
 
 @dataclass(frozen=True)
@@ -205,6 +234,8 @@ Node = (
     Leaf
     | Seq
     | Catch
+    | ForkScoped
+    | ForkEach
     | Ensuring
     | OnInterrupt
     | Region
@@ -263,7 +294,11 @@ class _Gen:
 
     def outcome(self) -> Outcome:
         roll = self.rng.random()
-        return "ok" if roll < 0.8 else "fail" if roll < 0.93 else "die"
+        if roll < 0.78:
+            return "ok"
+        if roll < 0.9:
+            return "fail"
+        return "die" if roll < 0.96 or self.family == "foreign" else "interrupt"
 
     def leaf(self, scope: int | None, shielded: bool = False) -> Node:
         rng = self.rng
@@ -278,6 +313,8 @@ class _Gen:
             queue = rng.randrange(self.queues)
             return Offer(n, queue) if rng.random() < 0.5 else Take(n, queue)
         if scope is not None and rng.random() < 0.3:
+            if rng.random() < 0.25 and self.family != "shared":
+                return ForkScoped(n, Leaf(self.number(), self.duration(), self.outcome()), scope)
             return Acquire(n, self.duration(), self.duration(), scope)
         return Leaf(n, self.duration(), self.outcome())
 
@@ -301,65 +338,65 @@ class _Gen:
         ]  # fmt: skip
         if self.family == "shared" and not shielded and not holds:
             kinds += ["permit", "permit"]
+        if self.family == PENDING:
+            kinds += ["fork_each", "fork_each"]
         kind = rng.choice(kinds)
         self.features.add(kind)
         n = self.number()
         sub = depth - 1
+
+        def below(scope: int | None = scope, shielded: bool = shielded) -> Node:
+            return self.node(sub, scope, shielded, holds)
+
         match kind:
             case "seq":
-                return Seq(
-                    n,
-                    self.node(sub, scope, shielded, holds),
-                    self.node(sub, scope, shielded, holds),
-                )
+                return Seq(n, below(), below())
             case "catch":
-                return Catch(
-                    n,
-                    self.node(sub, scope, shielded, holds),
-                    self.node(sub, scope, shielded, holds),
-                )
+                return Catch(n, below(), below(), causes=rng.random() < 0.3)
             case "ensuring":
-                return Ensuring(n, self.node(sub, scope, shielded, holds), self.duration())
+                return Ensuring(n, below(), self.duration())
             case "on_interrupt":
-                return OnInterrupt(n, self.node(sub, scope, shielded, holds))
+                return OnInterrupt(n, below())
             case "region":
                 opens = rng.random() < 0.4 and not (self.family == "shared" and shielded)
-                return Region(n, self.node(sub, scope, not opens, holds), opens)
+                return Region(n, below(shielded=not opens), opens)
             case "mask":
-                pre = self.node(sub, scope, self.family == "shared", holds)
-                mid = self.node(sub, scope, shielded, holds)
-                post = self.node(sub, scope, self.family == "shared", holds)
-                return Mask(n, pre, mid, post)
+                masked = self.family == "shared"
+                return Mask(n, below(shielded=masked), below(), below(shielded=masked))
+            case "scoped":
+                return Scoped(n, below(scope=n))
+            case "bracket":
+                return Bracket(n, self.duration(), below(), self.duration())
+        return self.concurrent(kind, n, sub, scope, shielded, holds)
+
+    def concurrent(
+        self, kind: str, n: int, sub: int, scope: int | None, shielded: bool, holds: bool
+    ) -> Node:
+        """A node that runs work in other fibers (or waits for a permit)."""
+        rng = self.rng
+
+        def below(scope: int | None = scope) -> Node:
+            return self.node(sub, scope, shielded, holds)
+
+        match kind:
             case "fork":
                 action: Action = rng.choice(("join", "await", "interrupt", "leave"))
-                child = self.node(sub, None, shielded, holds)
-                return Fork(n, child, self.node(sub, scope, shielded, holds), action)
+                child = below(scope=None)
+                return Fork(n, child, below(), action)
             case "race":
-                return Race(
-                    n,
-                    self.node(sub, scope, shielded, holds),
-                    self.node(sub, scope, shielded, holds),
-                )
+                return Race(n, below(), below())
             case "timeout":
                 seconds = rng.randint(1, 60) if self.family != "foreign" else rng.randint(1, 4)
-                return Timeout(n, self.node(sub, scope, shielded, holds), seconds)
+                return Timeout(n, below(), seconds)
             case "all":
-                count = rng.randint(1, 4)
+                items = tuple(below() for _ in range(rng.randint(1, 4)))
                 concurrency: Concurrency = rng.choice((None, 1, 2, 3, "unbounded"))
-                return All(
-                    n,
-                    tuple(self.node(sub, scope, shielded, holds) for _ in range(count)),
-                    concurrency,
-                )
-            case "scoped":
-                return Scoped(n, self.node(sub, n, shielded, holds))
-            case "bracket":
-                return Bracket(
-                    n, self.duration(), self.node(sub, scope, shielded, holds), self.duration()
-                )
-            case _:
-                k = rng.randint(1, self.permits)
-                return Permit(n, k, self.node(sub, scope, shielded, True))
+                return All(n, items, concurrency)
+            case "fork_each":
+                forked = tuple(below(scope=None) for _ in range(rng.randint(1, 4)))
+                return ForkEach(n, forked, rng.choice((1, 2, "unbounded")))
+        k = rng.randint(1, self.permits)
+        return Permit(n, k, self.node(sub, scope, shielded, True))
 
 
 def generate(family: Family, seed: int) -> Program:
@@ -382,8 +419,10 @@ def children(node: Node) -> tuple[Node, ...]:
             return (a, b)
         case Mask(_, a, b, c):
             return (a, b, c)
-        case All(_, items, _):
+        case All(_, items, _) | ForkEach(_, items, _):
             return items
+        case ForkScoped(_, child, _):
+            return (child,)
         case Ensuring(_, body, _) | OnInterrupt(_, body) | Region(_, body, _):
             return (body,)
         case Timeout(_, body, _) | Scoped(_, body) | Bracket(_, _, body, _) | Permit(_, _, body):
@@ -415,6 +454,7 @@ def show(node: Node, indent: str = "") -> str:
         if not isinstance(value, (Leaf, Seq, Catch, Ensuring, OnInterrupt, Region, Mask))
         and not isinstance(value, (Fork, Race, Timeout, All, Scoped, Acquire, Bracket))
         and not isinstance(value, (Permit, Offer, Take, Blocking, Promise, tuple))
+        and not isinstance(value, (ForkScoped, ForkEach))
     }
     head = f"{indent}{type(node).__name__}({', '.join(f'{k}={v!r}' for k, v in fields.items())})"
     return "\n".join([head, *(show(child, indent + "  ") for child in children(node))])
