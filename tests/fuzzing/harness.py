@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import queue
+import random
 import sys
 import threading
 import time
@@ -25,14 +26,24 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from effectpy import Exit, Runtime, Success, live_fiber_count
+from effectpy import Effect, Exit, Runtime, Success, live_fiber_count
 
 from .build import Builder, Run, driver, violations
 from .model import Ambiguous, Prediction, Unmodelled, predict
 from .tree import FAMILIES, PENDING, Family, Program, generate, kinds, show
 
-RunnerName = Literal["sync", "seeded", "async"]
-RUNNERS: Final[tuple[RunnerName, ...]] = ("sync", "seeded", "async")
+RunnerName = Literal["sync", "seeded", "async", "cancelled", "cancelled twice"]
+RUNNERS: Final[tuple[RunnerName, ...]] = ("sync", "seeded", "async", "cancelled")
+"""The runners of the fast slice and of a default campaign."""
+ALL_RUNNERS: Final[tuple[RunnerName, ...]] = (*RUNNERS, "cancelled twice")
+
+CANCELLED: Final = ("cancelled", "cancelled twice")
+"""Runners that cancel the asyncio task awaiting `run_async_exit` after a number of
+loop iterations drawn from the seed (the second one cancels it again a little later):
+the effect is interrupted at an arbitrary point, so only the invariants about
+finalizers and fibers are checked, not the program's outcome. They run `clock`
+programs on the live clock and `foreign` ones; `shared` programs (whose takes may wait
+until the driver's horizon) are left to the other runners."""
 
 DEADLINES: Final[dict[Family, float]] = {
     "clock": 15.0,
@@ -70,6 +81,13 @@ class Worker:
         finally:
             loop.close()
 
+    def _let_finish(self) -> None:
+        """Give fibers a run left behind on this worker's loop (a run that returned
+        too early) two seconds to end, so that they do not count against the next."""
+        deadline = time.monotonic() + 2.0
+        while live_fiber_count() and time.monotonic() < deadline:
+            self.loop.run_until_complete(asyncio.sleep(0.001))
+
     def close(self) -> None:
         """Let the thread end once it is done with the current job (a stuck one never
         ends: it is a daemon)."""
@@ -96,6 +114,7 @@ class Worker:
                 live = live_fiber_count()
                 if live:
                     problems.append(f"{live} fiber(s) still running after the runner returned")
+                    self._let_finish()
             except BaseException as exc:  # a runner must not raise: report it
                 problems.append(f"the runner raised {exc!r}")
             finally:
@@ -110,10 +129,34 @@ class Worker:
         self, program: Program, runner: RunnerName, box: Run, builder: type[Builder]
     ) -> Exit[None, Any]:
         runtime = runtime_for(runner, program.seed)
-        effect = driver(program, box, builder)
+        effect = driver(program, box, builder, live=runner in CANCELLED)
         if runner == "async":
             return self.loop.run_until_complete(runtime.run_async_exit(effect))
+        if runner in CANCELLED:
+            rng = random.Random(program.seed)
+            first = rng.randint(0, 12)
+            again = rng.randint(0, 6) if runner == "cancelled twice" else None
+            return self.loop.run_until_complete(_cancelled(runtime, effect, first, again))
         return runtime.run_sync_exit(effect)
+
+
+async def _cancelled(
+    runtime: Runtime, effect: Effect[None], first: int, again: int | None
+) -> Exit[None, Any]:
+    """Run `effect` in a task, cancel the task after `first` loop iterations (and
+    again `again` iterations later); its exit, or a success if it was cancelled (the
+    `CancelledError` is the expected end)."""
+    task = asyncio.ensure_future(runtime.run_async_exit(effect))
+    for count in (first, again):
+        if count is None:
+            break
+        for _ in range(count):
+            await asyncio.sleep(0)
+        task.cancel()
+    try:
+        return await task
+    except asyncio.CancelledError:
+        return Exit.unit()
 
 
 @dataclass(frozen=True)
@@ -156,7 +199,9 @@ class Tally:
                     f"  ({self.modelled[family]} checked against the model,"
                     f" {self.ambiguous[family]} ambiguous)"
                 )
-        for runner in RUNNERS:
+        for runner in ALL_RUNNERS:
+            if not self.runs[runner]:
+                continue
             lines.append(
                 f"  runner {runner:7} {self.runs[runner]:7} runs  {self.failed_runs[runner]} failed"
             )
@@ -178,6 +223,12 @@ def prediction_for(program: Program) -> tuple[Prediction | None, bool]:
         return None, False
 
 
+def runners_for(program: Program, runners: Sequence[RunnerName]) -> list[RunnerName]:
+    if program.family == "shared":
+        return [runner for runner in runners if runner not in CANCELLED]
+    return list(runners)
+
+
 def check(
     program: Program, worker: Worker, runners: Sequence[RunnerName] = RUNNERS
 ) -> tuple[list[FailedRun], bool, bool]:
@@ -185,10 +236,10 @@ def check(
     and whether the model found it ambiguous."""
     prediction, ambiguous = prediction_for(program)
     failed: list[FailedRun] = []
-    for runner in runners:
+    for runner in runners_for(program, runners):
         box, problems = worker.run(program, runner, DEADLINES[program.family])
         if not any(p.startswith("hang") for p in problems):
-            problems += violations(program, box, prediction)
+            problems += violations(program, box, prediction, whole=runner not in CANCELLED)
         if problems:
             failed.append(FailedRun(program.family, program.seed, runner, tuple(problems)))
     return failed, prediction is not None, ambiguous
@@ -215,7 +266,7 @@ def campaign(
         tally.modelled[family] += modelled
         tally.ambiguous[family] += ambiguous
         tally.node_kinds.update(kinds(program.root))
-        for runner in runners:
+        for runner in runners_for(program, runners):
             tally.runs[runner] += 1
         for run in failed:
             tally.failed_runs[run.runner] += 1
@@ -240,9 +291,9 @@ def replay(seed: int, family: Family) -> int:
     print("model:", "ambiguous" if ambiguous else prediction)
     worker = Worker()
     status = 0
-    for runner in RUNNERS:
+    for runner in runners_for(program, ALL_RUNNERS):
         box, problems = worker.run(program, runner, DEADLINES[family])
-        problems += violations(program, box, prediction)
+        problems += violations(program, box, prediction, whole=runner not in CANCELLED)
         print(f"{runner}: exit={box.exit!r} end={box.end} trace={box.trace}")
         for problem in problems:
             print(f"  - {problem}")
@@ -257,6 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="first program's seed")
     parser.add_argument("--family", choices=(*FAMILIES, PENDING), action="append", dest="families")
     parser.add_argument("--replay", type=int, default=None, help="replay one program's seed")
+    parser.add_argument(
+        "--runner", choices=ALL_RUNNERS, action="append", dest="runners", help="default: all"
+    )
     args = parser.parse_args(argv)
     if args.replay is not None:
         return replay(args.replay, (args.families or ["clock"])[0])
@@ -266,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.programs,
         seed,
         args.families or FAMILIES,
+        args.runners or RUNNERS,
         progress=lambda line: print(line, flush=True),
     )
     print(tally.summary())
