@@ -270,7 +270,7 @@ class Builder:
         return Effect.uninterruptible_mask(lambda restore: restore(queue.take()).flat_map(record))
 
 
-LIVE_SECOND: Final = 0.0001
+LIVE_SECOND: Final = 0.00002
 """What a `clock` program's virtual second lasts when it runs on the live clock."""
 
 
