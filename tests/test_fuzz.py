@@ -182,7 +182,9 @@ def run_broken(
 
 
 class SkipsReleases(Builder):
-    def _release(self, n: int, d: int) -> Callable[[object, Exit[Any, Any]], AnyEffect]:
+    def _release(
+        self, n: int, d: int, dies: bool = False
+    ) -> Callable[[object, Exit[Any, Any]], AnyEffect]:
         return lambda _resource, _exit: Effect.unit()
 
 

@@ -88,6 +88,11 @@ def _outcome(n: int, outcome: str) -> AnyEffect:
     return Effect.die(RuntimeError(f"d{n}"))
 
 
+def _dies(n: int) -> AnyEffect:
+    """What a finalizer or a release that dies does after its work."""
+    return Effect.die(RuntimeError(f"dx{n}"))
+
+
 def _blocking_leaf(n: int, d: int, outcome: str) -> AnyEffect:
     def work(signal: Any) -> int:
         signal.wait(d * MS)
@@ -175,8 +180,10 @@ class Builder:
                 forks = [self.build(item).fork() for item in items]
                 forked = Effect.for_each(forks, lambda fork: fork, concurrency=concurrency)
                 return forked.flat_map(lambda fibers: Effect.for_each(fibers, _join)).map(tuple)
-            case Ensuring(n, body, fin_d):
+            case Ensuring(n, body, fin_d, dies):
                 finalizer = _sleep(fin_d, unit).and_then(_mark(box, f"E{n}"))
+                if dies:
+                    finalizer = finalizer.and_then(_dies(n))
                 return _mark(box, f"S{n}").and_then(self.build(body)).ensuring(finalizer)
             case OnInterrupt(n, body):
                 return self.build(body).on_interrupt(lambda _stops: _mark(box, f"I{n}"))
@@ -198,12 +205,13 @@ class Builder:
                 return Effect.all(*(self.build(item) for item in items), concurrency=concurrency)
             case Scoped(_, body):
                 return Effect.scoped(self.build(body))
-            case Acquire(n, acq_d, rel_d, _):
-                return Effect.acquire_release(self._acquire(n, acq_d), self._release(n, rel_d))
-            case Bracket(n, acq_d, use, rel_d):
+            case Acquire(n, acq_d, rel_d, _, dies):
+                release = self._release(n, rel_d, dies)
+                return Effect.acquire_release(self._acquire(n, acq_d), release)
+            case Bracket(n, acq_d, use, rel_d, dies):
                 using = self.build(use)
                 return Effect.acquire_use_release(
-                    self._acquire(n, acq_d), lambda _r: using, self._release(n, rel_d)
+                    self._acquire(n, acq_d), lambda _r: using, self._release(n, rel_d, dies)
                 )
             case Permit(_, k, body):
                 return self._permit(k, self.build(body))
@@ -220,8 +228,12 @@ class Builder:
     def _acquire(self, n: int, d: int) -> AnyEffect:
         return _sleep(d, self.unit).and_then(_mark(self.box, f"A{n}")).as_(n)
 
-    def _release(self, n: int, d: int) -> Callable[[object, Exit[Any, Any]], AnyEffect]:
+    def _release(
+        self, n: int, d: int, dies: bool = False
+    ) -> Callable[[object, Exit[Any, Any]], AnyEffect]:
         finalizer = _sleep(d, self.unit).and_then(_mark(self.box, f"R{n}"))
+        if dies:
+            finalizer = finalizer.and_then(_dies(n))
         return lambda _resource, _exit: finalizer
 
     def _fork(self, node: Fork) -> AnyEffect:

@@ -165,6 +165,14 @@ def _interrupted_only(exit: ModelExit) -> bool:
     return isinstance(exit, Err) and not exit.labels and exit.interrupted
 
 
+def _with_defect(exit: ModelExit, n: int) -> Err:
+    """`exit` followed by a finalizer of node `n` that died."""
+    label = f"Ddx{n}"
+    if isinstance(exit, Ok):
+        return Err(frozenset((label,)))
+    return Err(exit.labels | {label}, exit.interrupted)
+
+
 def _merge(exits: list[ModelExit]) -> Err:
     labels: set[str] = set()
     interrupted = False
@@ -232,10 +240,11 @@ class _Model:
                     return a
                 h = self.run(handler, a.end, cut, intr, me)
                 return Out(h.exit, h.end, a.events + h.events, a.regs + h.regs)
-            case Ensuring(n, body, fin_d):
+            case Ensuring(n, body, fin_d, dies):
                 a = self.run(body, t, cut, intr, me)
                 events = (f"S{n}", *a.events, f"E{n}")
-                return _region_end(Out(a.exit, a.end + fin_d, events, a.regs), cut, intr)
+                exit = _with_defect(a.exit, n) if dies else a.exit
+                return _region_end(Out(exit, a.end + fin_d, events, a.regs), cut, intr)
             case OnInterrupt(n, body):
                 a = self.run(body, t, cut, intr, me)
                 events = a.events + ((f"I{n}",) if _interrupted_only(a.exit) else ())
@@ -268,25 +277,27 @@ class _Model:
                 return Out(Ok(None), t, (), ((t, self._order, node),))
             case ForkEach(_, items, _):
                 return self._fork_each(items, t, cut, intr, me)
-            case Bracket(n, acq_d, use, rel_d):
+            case Bracket(n, acq_d, use, rel_d, dies):
                 u = self.run(use, t + acq_d, cut, intr, me)
                 trace = (f"A{n}", *u.events, f"R{n}")
-                return _region_end(Out(u.exit, u.end + rel_d, trace, u.regs), cut, intr)
+                exit = _with_defect(u.exit, n) if dies else u.exit
+                return _region_end(Out(exit, u.end + rel_d, trace, u.regs), cut, intr)
         raise Unmodelled(type(node).__name__)
 
     def _scoped(self, body: Node, t: float, cut: float, intr: bool, me: _Fiber) -> Out:
         """The scope closes with the body: its releases in reverse order of acquisition."""
         a = self.run(body, t, cut, intr, me)
-        end, events = a.end, list(a.events)
+        end, events, exit = a.end, list(a.events), a.exit
         for at, _, entry in sorted(a.regs, key=lambda r: (r[0], r[1]), reverse=True):
             if isinstance(entry, Acquire):
                 end += entry.rel_d
                 events.append(f"R{entry.n}")
+                exit = _with_defect(exit, entry.n) if entry.dies else exit
             else:  # a scope-owned fiber: interrupted (from its start, interruptible)
                 child = self.fiber(entry.child, at, end, True)
                 end = max(end, child.end)
                 events += child.events
-        return _region_end(Out(a.exit, end, tuple(events)), cut, intr)
+        return _region_end(Out(exit, end, tuple(events)), cut, intr)
 
     def _fork_each(
         self, items: tuple[Node, ...], t: float, cut: float, intr: bool, me: _Fiber

@@ -94,11 +94,13 @@ class ForkEach:
 
 @dataclass(frozen=True)
 class Ensuring:
-    """`(mark S{n} >> body).ensuring(sleep(fin_d) >> mark E{n})`."""
+    """`(mark S{n} >> body).ensuring(sleep(fin_d) >> mark E{n})`; a finalizer that
+    `dies` then dies with `"dx{n}"`."""
 
     n: int
     body: Node
     fin_d: int
+    dies: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,12 +171,14 @@ class Scoped:
 @dataclass(frozen=True)
 class Acquire:
     """`acquire_release(sleep(acq_d) >> mark A{n}, release: sleep(rel_d) >> mark R{n})`
-    in the scope of the `Scoped` numbered `scope`."""
+    in the scope of the `Scoped` numbered `scope`; a release that `dies` then dies with
+    `"dx{n}"`."""
 
     n: int
     acq_d: int
     rel_d: int
     scope: int
+    dies: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,7 @@ class Bracket:
     acq_d: int
     use: Node
     rel_d: int
+    dies: bool = False
 
 
 @dataclass(frozen=True)
@@ -292,6 +297,10 @@ class _Gen:
             return rng.choice((0, 0, 1, 1, 2, 3))
         return 0 if rng.random() < 0.15 else rng.randint(1, 40)
 
+    def dies(self) -> bool:
+        """Whether a finalizer or a release dies after its work."""
+        return self.rng.random() < 0.12
+
     def outcome(self) -> Outcome:
         roll = self.rng.random()
         if roll < 0.78:
@@ -315,7 +324,7 @@ class _Gen:
         if scope is not None and rng.random() < 0.3:
             if rng.random() < 0.25 and self.family != "shared":
                 return ForkScoped(n, Leaf(self.number(), self.duration(), self.outcome()), scope)
-            return Acquire(n, self.duration(), self.duration(), scope)
+            return Acquire(n, self.duration(), self.duration(), scope, self.dies())
         return Leaf(n, self.duration(), self.outcome())
 
     def node(
@@ -354,7 +363,7 @@ class _Gen:
             case "catch":
                 return Catch(n, below(), below(), causes=rng.random() < 0.3)
             case "ensuring":
-                return Ensuring(n, below(), self.duration())
+                return Ensuring(n, below(), self.duration(), self.dies())
             case "on_interrupt":
                 return OnInterrupt(n, below())
             case "region":
@@ -366,7 +375,7 @@ class _Gen:
             case "scoped":
                 return Scoped(n, below(scope=n))
             case "bracket":
-                return Bracket(n, self.duration(), below(), self.duration())
+                return Bracket(n, self.duration(), below(), self.duration(), self.dies())
         return self.concurrent(kind, n, sub, scope, shielded, holds)
 
     def concurrent(
@@ -423,9 +432,11 @@ def children(node: Node) -> tuple[Node, ...]:
             return items
         case ForkScoped(_, child, _):
             return (child,)
-        case Ensuring(_, body, _) | OnInterrupt(_, body) | Region(_, body, _):
+        case Ensuring(_, body, _, _) | OnInterrupt(_, body) | Region(_, body, _):
             return (body,)
-        case Timeout(_, body, _) | Scoped(_, body) | Bracket(_, _, body, _) | Permit(_, _, body):
+        case Timeout(_, body, _) | Scoped(_, body) | Bracket(_, _, body, _, _):
+            return (body,)
+        case Permit(_, _, body):
             return (body,)
     return ()
 
