@@ -720,11 +720,7 @@ def test_a_writer_closed_with_a_failure_marks_its_task_failed_and_closes_once() 
 
     run_sync(tree.with_task("t", Effect.scoped(output_writer("log").flat_map(close_failed))))
     log = find(snapshot_of(tree), "log")
-    assert (log["status"], log["error"], log["output"]) == (
-        "failed",
-        "ValueError: bad",
-        ["partial"],
-    )
+    assert (log["status"], log["error"], log["output"]) == ("failed", "ValueError: bad", ["partial"])
 
 
 def test_a_writer_closes_with_its_scope_failed_if_the_scope_failed() -> None:
