@@ -22,7 +22,14 @@ BENCH_ARGS ?=
 PYTHONS ?= 3.11 3.12 3.13
 MATRIX_ARGS ?= fibers
 
-.PHONY: help install lint typecheck typesafety pytest test test-matrix demo bench bench-matrix docs clean
+# `make fuzz FUZZ_PROGRAMS=5000 FUZZ_SEED=42`: how many random programs the campaign
+# runs, and the first one's seed (default: from the clock, printed); see docs/testing.md.
+FUZZ_PROGRAMS ?= 50000
+FUZZ_SEED ?=
+# Fibers the soak tests churn under `make fuzz` (the test suite churns 100,000).
+FUZZ_SOAK_FIBERS ?= 1000000
+
+.PHONY: help install lint typecheck typesafety pytest test test-matrix demo bench bench-matrix docs clean fuzz
 
 help:
 	@echo "make demo        run the showcase (examples/showcase.py)"
@@ -33,6 +40,7 @@ help:
 	@echo "make typecheck   mypy --strict"
 	@echo "make typesafety  type-contract tests (pytest-mypy-plugins, pyright)"
 	@echo "make pytest      the test suite"
+	@echo "make fuzz        a long fuzzing campaign (FUZZ_PROGRAMS=50000, FUZZ_SEED=...) and the 1M-fiber soak"
 	@echo "make bench       benchmarks (python -m bench)"
 	@echo "make bench-matrix  the fibers suite under python3.11, 3.12 and 3.13 (PYTHONS=...)"
 	@echo "make docs        build the documentation site (mkdocs --strict)"
@@ -102,6 +110,13 @@ test: lint typecheck typesafety pytest
 # each in its venv (.venv-3.12, ...); one not installed is reported as skipped.
 test-matrix: $(STAMP)
 	$(BIN)/python tools/test_matrix.py $(PYTHONS)
+
+# The concurrency fuzzer's long campaign (its fast slice is part of `make pytest`):
+# counts per family and runner, non-zero exit on any failure; then the soak and leak
+# tests with a million fibers.
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzzing --programs $(FUZZ_PROGRAMS) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
+	EFFECTPY_SOAK_FIBERS=$(FUZZ_SOAK_FIBERS) $(BIN)/pytest tests/test_soak.py -q -o timeout=3600
 
 demo: $(DEMO_STAMP)
 	$(BIN)/python examples/showcase.py
