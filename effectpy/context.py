@@ -70,6 +70,9 @@ class Tag(Generic[S]):
     `Db.of(impl)` is a `Context[Db]`. An instance, `Db(impl)`, is the service tagged
     with its key (what `Context.add(Db, impl)` and `Layer.succeed(Db, impl)` store).
 
+    A service is looked up by its exact tag class, so a tag is a direct subclass of
+    `Tag[X]` with a concrete `X`: subclassing a tag, or a generic tag, is a `TypeError`.
+
     >>> from effectpy import Tag
     >>> class Port(Tag[int]): ...
     >>> Port.of(8080)
@@ -126,7 +129,7 @@ class Tag(Generic[S]):
         >>> len(Port.of(80))
         1
         """
-        return Context.empty().add(cls, service)
+        return _single(cls, service)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.service!r})"
