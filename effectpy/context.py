@@ -70,6 +70,9 @@ class Tag(Generic[S]):
     `Db.of(impl)` is a `Context[Db]`. An instance, `Db(impl)`, is the service tagged
     with its key (what `Context.add(Db, impl)` and `Layer.succeed(Db, impl)` store).
 
+    A service is looked up by its exact tag class, so a tag is a direct subclass of
+    `Tag[X]` with a concrete `X`: subclassing a tag, or a generic tag, is a `TypeError`.
+
     >>> from effectpy import Tag
     >>> class Port(Tag[int]): ...
     >>> Port.of(8080)
@@ -77,6 +80,31 @@ class Tag(Generic[S]):
     """
 
     __slots__ = ("service",)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A tag is a key looked up by its exact class, so the types and the run time
+        agree only for a direct, concrete subclass of `Tag[X]`: a subclass of a tag would
+        be another key that the types let stand for its parent, and a generic tag
+        (`Tag[list[T]]`) one key for as many services as `T` has types."""
+        super().__init_subclass__(**kwargs)
+        for base in cls.__mro__[1:]:
+            if base is not Tag and isinstance(base, type) and issubclass(base, Tag):
+                raise TypeError(
+                    f"cannot subclass the tag {base.__name__}: a service is looked up by "
+                    f"its exact tag class, so {cls.__name__} would be another key that "
+                    f"the types let stand for {base.__name__}; declare a tag of its own, "
+                    f"class {cls.__name__}(Tag[...])"
+                )
+        if getattr(cls, "__parameters__", ()):
+            raise TypeError(
+                f"tag {cls.__name__} is generic: a tag is one key, so its service type "
+                f"must be concrete; declare one tag per service type, "
+                f"class {cls.__name__}(Tag[list[int]])"
+            )
+        if not any(getattr(b, "__origin__", None) is Tag for b in _orig_bases(cls)):
+            raise TypeError(
+                f"tag {cls.__name__} does not say its service type: class {cls.__name__}(Tag[...])"
+            )
 
     def __init__(self, service: S) -> None:
         self.service = service
@@ -101,10 +129,15 @@ class Tag(Generic[S]):
         >>> len(Port.of(80))
         1
         """
-        return Context({cls: service})
+        return _single(cls, service)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.service!r})"
+
+
+def _orig_bases(cls: type) -> tuple[object, ...]:
+    bases: tuple[object, ...] = cls.__dict__.get("__orig_bases__", ())
+    return bases
 
 
 @final
@@ -123,8 +156,21 @@ class Context(Generic[R_contra]):
     _is_context: ClassVar[bool] = True
     """What `Effect.provide_some` accepts (it does not import this module)."""
 
-    def __init__(self, services: Mapping[object, object]) -> None:
-        self._services: Mapping[object, object] = dict(services)
+    _services: Mapping[object, object]
+
+    def __new__(cls, services: Mapping[type[Tag[Any]], object] | None = None, /) -> Context[Never]:
+        """A context over `services`, a map from tag classes to services.
+
+        Its type is `Context[Never]`, whatever it holds: a checker cannot tell which tags
+        a dict holds, so build a context the checkers can follow with `Tag.of(impl)`,
+        `Context.empty().add(Tag, impl)` and `merge`.
+        """
+        held: dict[object, object] = dict(services.items()) if services else {}
+        for tag in held:
+            _check_tag(tag, "Context")
+        context: Context[Never] = object.__new__(cls)
+        context._services = held
+        return context
 
     @staticmethod
     def _owning(services: dict[object, object]) -> Context[Any]:
@@ -143,8 +189,7 @@ class Context(Generic[R_contra]):
 
         mypy checks `service` against the tag's service type.
         """
-        if not (isinstance(tag, type) and issubclass(tag, Tag)):
-            raise TypeError(f"Context.add expects a Tag class, got {tag!r}")
+        _check_tag(tag, "Context.add")
         return Context._owning({**self._services, tag: service})
 
     def merge(self, other: Context[R2]) -> Context[R_contra | R2]:
@@ -155,8 +200,12 @@ class Context(Generic[R_contra]):
             return other  # type: ignore[return-value]
         return Context._owning({**self._services, **other._services})
 
-    def get(self, tag: type[Tag[S]]) -> S:
-        """The service under `tag`; `MissingService` if there is none."""
+    def get(self: Context[T], tag: Callable[[S], T]) -> S:
+        """The service under `tag`; `MissingService` if there is none.
+
+        The checkers accept only a tag the context's type holds: `Context[Port]` has a
+        `Port`, `Context[Port | Host]` both.
+        """
         try:
             service: Any = self._services[tag]
         except KeyError:
@@ -185,7 +234,7 @@ class Context(Generic[R_contra]):
         return f"Context({items})"
 
 
-_EMPTY: Final[Context[Never]] = Context({})
+_EMPTY: Final[Context[Never]] = Context()
 _CURRENT_CONTEXT: Final = FiberRef(_EMPTY, "context")
 
 
@@ -200,6 +249,11 @@ def _provide_context(effect: Effect[A, E, Any], context: Context[Any]) -> Effect
     return with_fiber(
         lambda fiber: locally(_CURRENT_CONTEXT, _current_context(fiber).merge(context), effect)
     )
+
+
+def _single(tag: type[Tag[Any]], service: object) -> Context[Any]:
+    """Library-internal: the context holding `service` under a checked `tag`."""
+    return Context._owning({tag: service})  # noqa: SLF001
 
 
 def _tag_name(tag: object) -> str:
@@ -280,7 +334,7 @@ class Layer(Generic[ROut_contra, E_co, RIn_co]):
         Layer(Port)
         """
         key = _check_tag(tag, "Layer.succeed")
-        return Layer(lambda memo, scope: Effect.succeed(Context({key: service})), _tag_name(key))
+        return Layer(lambda memo, scope: Effect.succeed(_single(key, service)), _tag_name(key))
 
     @staticmethod
     def effect(tag: Callable[[S], T], effect: Effect[S, E, R]) -> Layer[T, E, R]:
@@ -294,7 +348,7 @@ class Layer(Generic[ROut_contra, E_co, RIn_co]):
         key = _check_tag(tag, "Layer.effect")
         name = _tag_name(key)
         return Layer(
-            lambda memo, scope: _annotate(effect, name).map(lambda s: Context({key: s})),
+            lambda memo, scope: _annotate(effect, name).map(lambda s: _single(key, s)),
             name,
         )
 
@@ -323,7 +377,7 @@ class Layer(Generic[ROut_contra, E_co, RIn_co]):
         name = _tag_name(key)
         return Layer(
             lambda memo, scope: scope.extend(_annotate(effect, name)).map(
-                lambda s: Context({key: s})
+                lambda s: _single(key, s)
             ),
             name,
         )
@@ -366,14 +420,36 @@ class Layer(Generic[ROut_contra, E_co, RIn_co]):
             f"{other._name} <- {self._name}",
         )
 
+    def provide_merge(
+        self, other: Layer[ROut2, E2, ROut_contra]
+    ) -> Layer[ROut_contra | ROut2, E_co | E2, RIn_co]:
+        """Feed this layer's services to the construction of `other`; the result
+        provides the services of both (Effect-TS `Layer.provideMerge`).
+
+        >>> from effectpy import Effect, Layer, Tag, run_sync
+        >>> class Port(Tag[int]): ...
+        >>> class Url(Tag[str]): ...
+        >>> url = Layer.effect(Url, Port.get().map(lambda p: f"http://localhost:{p}"))
+        >>> both = Port.get().zip(Url.get())
+        >>> run_sync(both.provide(Layer.succeed(Port, 80).provide_merge(url)))
+        (80, 'http://localhost:80')
+        """
+        first, second = self, other
+        return Layer(
+            lambda memo, scope: first.build(memo, scope).flat_map(
+                lambda ctx: _provide_context(second.build(memo, scope), ctx).map(ctx.merge)
+            ),
+            f"{self._name} + ({other._name} <- {self._name})",
+        )
+
 
 def _remember(memo: _MemoMap, key: int, context: Context[Any]) -> None:
     memo[key] = context
 
 
 def _check_tag(tag: object, what: str) -> type[Tag[Any]]:
-    if not (isinstance(tag, type) and issubclass(tag, Tag)):
-        raise TypeError(f"{what} expects a Tag class, got {tag!r}")
+    if not (isinstance(tag, type) and issubclass(tag, Tag)) or tag is Tag:
+        raise TypeError(f"{what} expects a Tag class (a subclass of Tag[...]), got {tag!r}")
     return tag
 
 

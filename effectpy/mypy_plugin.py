@@ -26,36 +26,61 @@ What it adds (docs/typing.md tells the whole story):
   step after a widening step).
 * `Context.add`, `Layer.succeed`, `Layer.effect` and `Layer.scoped` bind their tag to
   the class given: plain mypy may widen it to what the surrounding `provide` expects.
+* Tags are exact keys, as at run time: subclassing a tag and a generic tag are errors, and
+  so is a tag that is the base `Tag[X]` or a union of tags (`A if c else B`), where a
+  tag class is needed (`Tag.of`, `Context.add`, the `Layer` constructors).
+  `ctx.get(tag)` names the tags a context holds when `tag` is not one of them.
+* `Any` does not pass for "cannot fail / needs nothing": an `Any` in `E` (at `run_sync`,
+  `run_async`) or in `R` (at every runner, and at `provide`), a `Context[Any]` given to
+  `provide`, and `yield from` an `Any` in a `@gen` body are errors that say where the
+  `Any` came from.
+* An `Effect` expression statement in a `@gen` body (a forgotten `yield from`) is an
+  error with the code `unused-effect`.
+* `effect.provide(layer)` with a layer for part of `R` leaves the rest in `R`, and
+  `provide_to`/`provide_merge` may leave some of the second layer's needs for later.
+* `Effect.scoped`, `scope.extend/use` and `branch` keep their handling as `pipe` steps,
+  and an inline generic call in `Layer.scoped`/`Effect.scoped` is inferred on its own.
 
 Without the plugin every signature is still sound: it keeps the caught class or the
 provided tag in the type (an over-approximation), so nothing unhandled gets through;
-the plugin only makes the types exact. It subtracts a class only where the expression
-names that class itself: a value of type `type[C]` may hold a subclass of `C`, which
-would catch or provide less than `C`.
+the plugin only makes the types exact (docs/typing.md lists the holes plain typing
+leaves: `Any`, a forgotten `yield from`, a conditional tag). `catch` subtracts a class
+only where the expression names that class itself: a value of type `type[C]` may hold
+a subclass of `C`, which would catch less than `C`. A tag cannot be subclassed, so a
+`type[Db]` is `Db`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Final
 
 from mypy.checker import TypeChecker
-from mypy.errorcodes import ARG_TYPE
+from mypy.errorcodes import ARG_TYPE, MISC, ErrorCode
 from mypy.expandtype import expand_type
 from mypy.maptype import map_instance_to_supertype
 from mypy.messages import format_type
 from mypy.nodes import (
     ARG_POS,
+    Block,
     CallExpr,
+    ClassDef,
     Context,
+    Decorator,
     Expression,
+    ExpressionStmt,
+    FuncDef,
+    MemberExpr,
+    NameExpr,
     RefExpr,
+    Statement,
     TempNode,
     TypeAlias,
     TypeInfo,
 )
 from mypy.plugin import (
     CheckerPluginInterface,
+    ClassDefContext,
     FunctionContext,
     FunctionSigContext,
     MethodContext,
@@ -63,6 +88,7 @@ from mypy.plugin import (
     Plugin,
 )
 from mypy.subtypes import is_subtype
+from mypy.traverser import YieldFromCollector
 from mypy.typeops import make_simplified_union
 from mypy.types import (
     AnyType,
@@ -78,12 +104,13 @@ from mypy.types import (
     TypeVarId,
     TypeVarType,
     UninhabitedType,
+    UnionType,
     flatten_nested_unions,
     get_proper_type,
 )
 from mypy.typevars import fill_typevars_with_any
 
-__all__ = ["EffectpyPlugin", "plugin"]
+__all__ = ["UNUSED_EFFECT", "EffectpyPlugin", "plugin"]
 
 _EFFECT: Final = "effectpy.effect.Effect"
 _TAG: Final = "effectpy.context.Tag"
@@ -93,6 +120,25 @@ _SCOPE: Final = "effectpy.scope.Scope"
 _GENERATOR: Final = "typing.Generator"
 _SPAWNED: Final = "effectpy.structured.Spawned"
 _POINTFREE_CATCH: Final = "effectpy.pointfree.catch"
+_BRANCH: Final = "effectpy.structured.branch"
+
+UNUSED_EFFECT: Final = ErrorCode(
+    "unused-effect", "An effect built and dropped inside a @gen generator", "General"
+)
+"""The error code of an `Effect` expression statement in a `@gen` body."""
+
+# The runners, whose effect's `R` must not be `Any` (it passes for `Never`), nor its `E`
+# where they take only `E = Never` (the others give the error back, in an `Exit`).
+_RUNNER_NAMES: Final = {
+    "run_sync": True,
+    "run_async": True,
+    "run_sync_exit": False,
+    "run_async_exit": False,
+    "run_main": False,
+    "run_fork": False,
+}
+_RUNNERS: Final = {f"effectpy.runtime.{name}" for name in _RUNNER_NAMES}
+_RUNNER_METHODS: Final = {f"effectpy.runtime.Runtime.{name}" for name in _RUNNER_NAMES}
 
 # Methods and static methods whose effect argument may need `Scope`, which they provide.
 _SCOPE_PROVIDERS: Final = {
@@ -129,6 +175,14 @@ class EffectpyPlugin(Plugin):
             return _pipe_method_signature
         if fullname in _TAG_TAKERS:
             return _tag_signature(_TAG_TAKERS[fullname])
+        if fullname == f"{_EFFECT}.provide":
+            return _provide_signature
+        if fullname in (f"{_LAYER}.provide_to", f"{_LAYER}.provide_merge"):
+            return _layer_feed_signature(merge=fullname.endswith("merge"))
+        if fullname == f"{_TAG}.of":
+            return _tag_of_signature
+        if fullname == f"{_CONTEXT}.get":
+            return _context_get_signature
         return None
 
     def get_function_signature_hook(
@@ -143,13 +197,28 @@ class EffectpyPlugin(Plugin):
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
         if fullname in _SCOPE_PROVIDERS:
             return _remove_scope
+        if fullname == f"{_EFFECT}.provide":
+            return _check_provide_any
+        if fullname in _RUNNER_METHODS:
+            return _check_runner
         return None
 
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
         if fullname == "effectpy.effect.gen":
             return _check_gen
-        if fullname == "effectpy.structured.branch":
+        if fullname == _BRANCH:
             return _converge_branch
+        if fullname in _RUNNERS:
+            return _check_runner
+        return None
+
+    def get_base_class_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
+        if fullname == _TAG:
+            return _check_tag_class
+        symbol = self.lookup_fully_qualified(fullname)
+        node = None if symbol is None else symbol.node
+        if isinstance(node, TypeInfo) and node.fullname != _TAG and node.has_base(_TAG):
+            return _refuse_tag_subclass
         return None
 
 
@@ -406,14 +475,18 @@ def _bind_tag(
     if tag_instance is None or tag_class is None or service_type is None:
         if _is_unsolved(tag_type):
             return None
-        api.fail(f"{what} needs a Tag class, got {_show(api, tag_type)}", tag_expr, code=ARG_TYPE)
-        return (
-            signature.copy_modified(
-                arg_types=[AnyType(TypeOfAny.from_error)] * len(signature.arg_types), variables=[]
-            ),
-            None,
-            tag_expr,
-        )
+        if isinstance(tag_type, UnionType):
+            message = (
+                f"{what} needs one Tag class, got {_show(api, tag_type)}: at run time it is "
+                f"one of them, so the others would be missing; write an if statement"
+            )
+        else:
+            message = f"{what} needs a Tag class, got {_show(api, tag_type)}"
+        api.fail(message, tag_expr, code=ARG_TYPE)
+        return _refused_tag(signature, key_var, service_var), None, tag_expr
+    if tag_class.fullname == _TAG:
+        api.fail(_not_a_concrete_tag(what, tag_type, api), tag_expr, code=ARG_TYPE)
+        return _refused_tag(signature, key_var, service_var), None, tag_expr
     # `S` is bound only for a plain `service: S` argument, where it gives the argument
     # its expected type (for `[]`, a lambda...). In `effect: Effect[S, E, R]` it is left
     # to the solver: as an expected type it would make mypy solve a generic call there
@@ -428,7 +501,23 @@ def _bind_tag(
         bound = _check_service(api, bound, args, "service", tag_instance, service_type)
     elif "effect" in signature.arg_names:
         bound = _check_service(api, bound, args, "effect", tag_instance, service_type)
-    return bound, tag_class if _named_class(tag_expr) is tag_class else None, tag_expr
+    # A tag cannot be subclassed (`_refuse_tag_subclass`), so a `type[Db]` holds `Db`.
+    return bound, tag_class, tag_expr
+
+
+def _refused_tag(
+    signature: CallableType, key_var: TypeVarType, service_var: TypeVarType
+) -> CallableType:
+    """The signature after a reported tag: it accepts anything and provides nothing."""
+    bound = expand_type(
+        signature,
+        {key_var.id: UninhabitedType(), service_var.id: AnyType(TypeOfAny.from_error)},
+    )
+    assert isinstance(bound, CallableType)
+    return bound.copy_modified(
+        arg_types=[AnyType(TypeOfAny.from_error)] * len(signature.arg_types),
+        variables=[v for v in signature.variables if v.id not in (key_var.id, service_var.id)],
+    )
 
 
 def _check_service(
@@ -534,7 +623,20 @@ def _remove_scope(ctx: MethodContext) -> Type:
         return ctx.default_return_type
     members = _members(effect.args[2])
     if not any(isinstance(m, Instance) and m.type.fullname == _SCOPE for m in members):
-        return ctx.default_return_type
+        # Inferred against the parameter `Effect[S, E, Scope | R]`, a generic call written
+        # inline (`Effect.acquire_release(...)`) has its services joined (to `object`):
+        # infer it again on its own.
+        expr = ctx.args[ctx.callee_arg_names.index("effect")]
+        alone = _supertype(ctx.api.get_expression_type(expr[0]), _EFFECT) if expr else None
+        if alone is None:
+            return ctx.default_return_type
+        effect = alone
+        members = _members(effect.args[2])
+        if not any(isinstance(m, Instance) and m.type.fullname == _SCOPE for m in members):
+            return ctx.default_return_type
+        result = _with_arg(result, 1, effect.args[1])
+        if result.type.fullname == _EFFECT:
+            result = _with_arg(result, 0, effect.args[0])
     requirements = make_simplified_union(
         [m for m in members if not (isinstance(m, Instance) and m.type.fullname == _SCOPE)]
     )
@@ -578,6 +680,7 @@ def _check_gen(ctx: FunctionContext) -> Type:
     """`@gen`: `E` and `R` come from the generator's annotation, so they must not be `Any`."""
     if len(ctx.arg_types) != 1 or len(ctx.arg_types[0]) != 1:
         return ctx.default_return_type
+    _check_gen_body(ctx.api, ctx.context)
     function = get_proper_type(ctx.arg_types[0][0])
     if not isinstance(function, CallableType):
         return ctx.default_return_type
@@ -689,11 +792,18 @@ def _infer_pipe(
             context = None
         step_type = api.get_expression_type(step, type_context=context)
         # Applied with no expected type: the one around the `pipe(...)` call is for its
-        # result, not for this step's.
+        # result, not for this step's. A step that is one of the hooked callables
+        # (`Effect.scoped`, `branch`...) is applied under its name, so its hook runs.
+        name, receiver = _hooked_step(api, step)
         checker.type_context.append(None)
         try:
             applied, _ = checker.check_call(
-                step_type, [TempNode(current, context=step)], [ARG_POS], step
+                step_type,
+                [TempNode(current, context=step)],
+                [ARG_POS],
+                step,
+                callable_name=name,
+                object_type=receiver,
             )
         finally:
             checker.type_context.pop()
@@ -702,6 +812,28 @@ def _infer_pipe(
         step_types.append(step_type)
         current = applied
     return step_types, current
+
+
+def _hooked_step(api: TypeChecker, step: Expression) -> tuple[str | None, Type | None]:
+    """The full name of a step that names a callable with a return hook (`branch`,
+    `Effect.scoped`, `scope.extend`...), and the type of its receiver for a method."""
+    if isinstance(step, NameExpr) and step.fullname == _BRANCH:
+        return step.fullname, None
+    if not isinstance(step, MemberExpr):
+        return None, None
+    if step.fullname == _BRANCH:
+        return step.fullname, None
+    receiver = api.lookup_type_or_none(step.expr)
+    instance = None if receiver is None else _instance_type(receiver)
+    if instance is None and receiver is not None:
+        instance = get_proper_type(receiver)
+    if not isinstance(instance, Instance):
+        return None, None
+    for info in instance.type.mro:
+        if step.name in info.names:
+            fullname = f"{info.fullname}.{step.name}"
+            return (fullname, receiver) if fullname in _SCOPE_PROVIDERS else (None, None)
+    return None, None
 
 
 def _pointfree_catch_class(
@@ -746,3 +878,318 @@ def _subtract_in_step(
     if remaining is None:
         return applied
     return _with_arg(result, 1, make_simplified_union([*remaining, *handler_errors]))
+
+
+# -- tags ----------------------------------------------------------------------------------
+#
+# A service is looked up by its exact tag class, so the plugin holds the rule the run
+# time enforces (`Tag.__init_subclass__`): a tag is a direct subclass of `Tag[X]` with a
+# concrete `X`. Then `type[Db]` holds `Db` itself, and a tag is the key its type says.
+
+
+def _check_tag_class(ctx: ClassDefContext) -> None:
+    """`class Repo(Tag[list[T]])`: a generic tag would be one key for many types."""
+    info = ctx.cls.info
+    if info.type_vars:
+        ctx.api.fail(
+            f'Tag "{info.name}" is generic: a tag is one key at run time, so its service '
+            f"type must be concrete; declare one tag per service type (TypeError at run time)",
+            ctx.cls,
+            code=MISC,
+        )
+
+
+def _refuse_tag_subclass(ctx: ClassDefContext) -> None:
+    """`class TestDb(Db)`: a subclass of a tag would be another key that the types let
+    stand for its parent."""
+    info = ctx.cls.info
+    parent = next((b for b in info.mro[1:] if b.fullname != _TAG and b.has_base(_TAG)), None)
+    if parent is None:
+        return
+    ctx.api.fail(
+        f'Cannot subclass the tag "{parent.name}": a service is looked up by its exact tag '
+        f'class, so "{info.name}" would be another key (TypeError at run time); declare '
+        f"class {info.name}(Tag[...])",
+        ctx.cls,
+        code=MISC,
+    )
+
+
+def _tag_of_signature(ctx: MethodSigContext) -> FunctionLike:
+    """`tag.of(impl)` through a `type[Tag[X]]`: `Context[Tag[X]]` would pass for every tag
+    whose service is an `X`."""
+    instance = _instance_type(ctx.type)
+    if isinstance(instance, Instance) and instance.type.fullname == _TAG:
+        ctx.api.fail(_not_a_concrete_tag("Tag.of", ctx.type, ctx.api), ctx.context, code=ARG_TYPE)
+    return ctx.default_signature
+
+
+def _context_get_signature(ctx: MethodSigContext) -> FunctionLike:
+    """`ctx.get(tag)`: say which tags the context holds when `tag` is not one of them
+    (plain typing reports it as a `Callable[[S], T]` mismatch)."""
+    signature = ctx.default_signature
+    context = _supertype(ctx.type, _CONTEXT)
+    if context is None or len(ctx.args) < 1 or len(ctx.args[0]) != 1:
+        return signature
+    held = _closed_tags(context.args[0])
+    tag = _instance_type(ctx.api.get_expression_type(ctx.args[0][0]))
+    if held is None or not isinstance(tag, Instance):
+        return signature
+    service = _tag_service_type(tag.type)
+    if service is None or tag.type.fullname == _TAG or tag.type in {m.type for m in held}:
+        return signature
+    ctx.api.fail(
+        f"{_show(ctx.api, context)} does not hold {_show(ctx.api, tag)} (MissingService at run "
+        f"time): it holds " + (_show(ctx.api, context.args[0]) if held else "no service"),
+        ctx.args[0][0],
+        code=ARG_TYPE,
+    )
+    return signature.copy_modified(
+        arg_types=[AnyType(TypeOfAny.from_error)], ret_type=service, variables=[]
+    )
+
+
+def _not_a_concrete_tag(what: str, typ: Type, api: CheckerPluginInterface) -> str:
+    return (
+        f"{what} needs a tag class (a subclass of Tag[...]), got {_show(api, typ)}: it would "
+        f"stand for every tag of its service type"
+    )
+
+
+# -- partial provide: layers ---------------------------------------------------------------
+
+
+def _closed_tags(typ: Type) -> list[Instance] | None:
+    """The tags of a union of services; None if it has `Any` or a type variable."""
+    members = _members(typ)
+    if _is_open(members) or not all(isinstance(m, Instance) for m in members):
+        return None
+    return [m for m in members if isinstance(m, Instance)]
+
+
+def _provide_signature(ctx: MethodSigContext) -> FunctionLike:
+    """`effect.provide(layer)` with a layer that builds only some of `R`: the rest stays."""
+    signature = ctx.default_signature
+    effect = _supertype(ctx.type, _EFFECT)
+    if effect is None or len(ctx.args) < 1 or len(ctx.args[0]) != 1 or not signature.arg_types:
+        return signature
+    if _supertype(signature.arg_types[0], _LAYER) is None:
+        return signature
+    layer = _supertype(ctx.api.get_expression_type(ctx.args[0][0]), _LAYER)
+    if layer is None:
+        return signature
+    provided, required = _closed_tags(layer.args[0]), _closed_tags(effect.args[2])
+    if provided is None or required is None:
+        return signature
+    keys = {m.type for m in provided}
+    rest = [m for m in required if m.type not in keys]
+    if not rest or len(rest) == len(required):
+        return signature  # all of `R` (nothing to add) or none of it (mypy reports it)
+    result = effect.copy_modified(
+        args=[
+            effect.args[0],
+            make_simplified_union([effect.args[1], layer.args[1]]),
+            make_simplified_union([*rest, layer.args[2]]),
+        ]
+    )
+    return signature.copy_modified(arg_types=[layer], ret_type=result, variables=[])
+
+
+def _layer_feed_signature(merge: bool) -> Callable[[MethodSigContext], FunctionLike]:
+    """`a.provide_to(b)`, `a.provide_merge(b)` where `a` builds only some of what `b`
+    needs: the rest of `b`'s needs stay in the result's `RIn`."""
+
+    def hook(ctx: MethodSigContext) -> FunctionLike:
+        signature = ctx.default_signature
+        first = _supertype(ctx.type, _LAYER)
+        if first is None or len(ctx.args) < 1 or len(ctx.args[0]) != 1:
+            return signature
+        second = _supertype(ctx.api.get_expression_type(ctx.args[0][0]), _LAYER)
+        if second is None:
+            return signature
+        provided, needed = _closed_tags(first.args[0]), _closed_tags(second.args[2])
+        if provided is None or needed is None:
+            return signature
+        keys = {m.type for m in provided}
+        rest = [m for m in needed if m.type not in keys]
+        if not rest:
+            return signature
+        result = first.copy_modified(
+            args=[
+                make_simplified_union([first.args[0], second.args[0]]) if merge else second.args[0],
+                make_simplified_union([first.args[1], second.args[1]]),
+                make_simplified_union([first.args[2], *rest]),
+            ]
+        )
+        return signature.copy_modified(arg_types=[second], ret_type=result, variables=[])
+
+    return hook
+
+
+# -- Any at the runners and at provide -----------------------------------------------------
+
+
+_ANY_ORIGINS: Final = {
+    TypeOfAny.unannotated: "an unannotated function",
+    TypeOfAny.explicit: "an explicit Any",
+    TypeOfAny.from_unimported_type: "an import mypy does not follow (an untyped package?)",
+    TypeOfAny.from_omitted_generics: "a generic type without its parameters",
+    TypeOfAny.special_form: "a special form",
+    TypeOfAny.implementation_artifact: "a limit of mypy's inference",
+}
+
+
+def _any_origin(typ: Type) -> str | None:
+    """Where a member `Any` of `typ` comes from; None if there is no `Any`, or only one
+    from an error (already reported)."""
+    for member in _members(typ):
+        if isinstance(member, AnyType):
+            source = member
+            while source.type_of_any == TypeOfAny.from_another_any and source.source_any:
+                source = source.source_any
+            if source.type_of_any == TypeOfAny.from_error:
+                continue
+            return _ANY_ORIGINS.get(source.type_of_any, "an Any")
+    return None
+
+
+def _loose_effect(typ: Type, errors: bool = True) -> list[tuple[str, str]]:
+    """`(what, origin)` for each of `E` (if `errors`) and `R` of an effect type that is
+    `Any`."""
+    proper = get_proper_type(typ)
+    if isinstance(proper, AnyType):
+        origin = _any_origin(proper)
+        return [] if origin is None else [("the effect", origin)]
+    effect = _supertype(proper, _EFFECT)
+    if effect is None:
+        return []
+    found = []
+    for what, index in (("error type E", 1), ("service type R", 2)):
+        if index == 1 and not errors:
+            continue
+        origin = _any_origin(effect.args[index])
+        if origin is not None:
+            found.append((f"its {what}", origin))
+    return found
+
+
+def _report_loose(
+    api: CheckerPluginInterface, loose: list[tuple[str, str]], where: str, context: Context
+) -> None:
+    for what, origin in loose:
+        meaning = "cannot fail" if "E" in what else "needs nothing"
+        if what == "the effect":
+            meaning = "needs nothing"
+        api.fail(
+            f"{where} cannot check an effect when {what} is Any (from {origin}): Any passes "
+            f'for "{meaning}"; give it a type',
+            context,
+            code=ARG_TYPE,
+        )
+
+
+def _check_runner(ctx: FunctionContext | MethodContext) -> Type:
+    """`run_sync(effect)`, the other runners, and the `Runtime` methods of the same
+    names: `Any` in `E` or `R` passes for `Never`. The effect is inferred again without
+    the runner's expected type, from which mypy solves an `Any` handler's `E` to `Never`."""
+    callee = getattr(ctx.context, "callee", None)
+    if not (ctx.arg_types and len(ctx.arg_types[0]) == 1 and len(ctx.args[0]) == 1):
+        return ctx.default_return_type
+    if not (isinstance(callee, NameExpr | MemberExpr) and callee.name in _RUNNER_NAMES):
+        return ctx.default_return_type
+    errors = _RUNNER_NAMES[callee.name]
+    expr = ctx.args[0][0]
+    loose = _loose_effect(ctx.arg_types[0][0], errors)
+    if not loose and not isinstance(expr, RefExpr | TempNode):
+        loose = _loose_effect(ctx.api.get_expression_type(expr), errors)
+    _report_loose(ctx.api, loose, f'"{callee.name}"', expr)
+    return ctx.default_return_type
+
+
+def _check_provide_any(ctx: MethodContext) -> Type:
+    """`effect.provide(services)`: an `R` that is `Any` takes any services, and a
+    `Context[Any]` or `Layer[Any, ...]` passes for every service."""
+    effect = _supertype(ctx.type, _EFFECT)
+    if effect is not None:
+        origin = _any_origin(effect.args[2])
+        if origin is not None:
+            ctx.api.fail(
+                f'"provide" cannot check an effect when its service type R is Any (from '
+                f"{origin}): any services pass for it; give it a type",
+                ctx.context,
+                code=ARG_TYPE,
+            )
+    if ctx.arg_types and len(ctx.arg_types[0]) == 1:
+        given = ctx.arg_types[0][0]
+        services = _supertype(given, _CONTEXT) or _supertype(given, _LAYER)
+        origin = None if services is None else _any_origin(services.args[0])
+        if services is not None and origin is not None:
+            ctx.api.fail(
+                f"{_show(ctx.api, given)} passes for every service (Any from {origin}): "
+                f"build it from Tag.of, Context.add or Layer constructors",
+                ctx.args[0][0],
+                code=ARG_TYPE,
+            )
+    return ctx.default_return_type
+
+
+# -- @gen bodies: a forgotten `yield from`, `yield from` an Any ---------------------------
+
+
+def _statements(block: Block) -> Iterator[Statement]:
+    """The statements of `block` and of the blocks inside them, not of nested functions
+    or classes (a nested generator is checked by its own `@gen`)."""
+    for statement in block.body:
+        if isinstance(statement, FuncDef | Decorator | ClassDef):
+            continue
+        yield statement
+        for name in ("body", "else_body", "finally_body", "handlers", "bodies"):
+            inner = getattr(statement, name, None)
+            for child in inner if isinstance(inner, list) else [inner]:
+                if isinstance(child, Block):
+                    yield from _statements(child)
+
+
+def _check_gen_body(api: CheckerPluginInterface, context: Context) -> None:
+    """A `@gen` body: an `Effect` expression statement is an effect built and dropped (a
+    forgotten `yield from`); a `yield from` of an `Any` passes unchecked."""
+    if not (isinstance(context, Decorator) and isinstance(api, TypeChecker)):
+        return
+    func = context.func
+    name = func.name
+    if not api.recurse_into_functions and not func.def_or_infer_vars:
+        # mypy checks the bodies of module-level functions after their decorators (its
+        # "implementation phase"): check this one now, as mypy does for a function
+        # whose body defines variables, and mark it so that it is not checked twice.
+        with api.tscope.function_scope(func), api.set_recurse_into_functions():
+            api.check_func_item(func, name=name)
+        func.def_or_infer_vars = True
+    for statement in _statements(func.body):
+        if not isinstance(statement, ExpressionStmt):
+            continue
+        typ = api.lookup_type_or_none(statement.expr)
+        if typ is not None and _supertype(typ, _EFFECT) is not None:
+            api.fail(
+                f'Effect built and dropped in @gen generator "{name}": it never runs; '
+                f'did you forget "yield from"?',
+                statement.expr,
+                code=UNUSED_EFFECT,
+            )
+    collector = YieldFromCollector()
+    func.accept(collector)
+    for expr, _ in collector.yield_from_expressions:
+        typ = api.lookup_type_or_none(expr.expr)
+        if typ is None:
+            continue
+        generator = _supertype(typ, _GENERATOR)
+        loose = _loose_effect(typ if generator is None else generator.args[0])
+        if generator is not None and not loose:
+            loose = [found for m in _members(generator.args[0]) for found in _loose_effect(m)]
+        for what, origin in loose[:1]:
+            value = "an Any" if what == "the effect" else f"an effect whose {what[4:]} is Any"
+            api.fail(
+                f'"yield from" {value} (from {origin}) in @gen generator "{name}": its errors '
+                f"and services are not checked; give it a type",
+                expr.expr,
+                code=ARG_TYPE,
+            )

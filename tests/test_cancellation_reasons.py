@@ -215,7 +215,7 @@ def test_on_interrupt_receives_shutdown_when_the_awaiting_asyncio_task_is_cancel
 
 def test_on_interrupt_is_not_called_on_success_or_failure() -> None:
     stops = Stops()
-    run_sync(stops.watch(Effect.succeed(1)))
+    run_sync(stops.watch(Effect.succeed(1)))  # type: ignore[arg-type]  # an Any on purpose
     run_sync_exit(stops.watch(Effect.fail("no")))
     assert stops.seen == []
 

@@ -324,7 +324,7 @@ def test_the_type_error_for_a_non_effect_names_a_nested_function_by_qualname() -
     def make_next(n: int) -> Any:
         return n + 1
 
-    defect = the_defect(run_sync_exit(Effect.succeed(1).flat_map(make_next)))
+    defect = the_defect(run_sync_exit(Effect.succeed(1).flat_map(make_next)))  # type: ignore[arg-type]  # an Any on purpose
     assert isinstance(defect, TypeError)
     assert make_next.__qualname__ in str(defect)
     assert "<locals>" in make_next.__qualname__
@@ -344,7 +344,7 @@ def test_running_something_that_is_not_an_effect_is_a_type_error_defect(
     bad: object, message: str
 ) -> None:
     not_an_effect: Any = bad
-    exit = run_sync_exit(Effect.unit().flat_map(lambda _: not_an_effect))
+    exit = run_sync_exit(Effect.unit().flat_map(lambda _: not_an_effect))  # type: ignore[arg-type]  # an Any on purpose
     assert isinstance(exit, Failure)
     [defect] = exit.cause.defects()
     assert isinstance(defect, TypeError)
@@ -365,7 +365,7 @@ def test_a_function_returning_a_non_effect_is_named_wherever_the_op_budget_runs_
         effect: Effect[None] = Effect.unit()
         for _ in range(syncs):
             effect = Effect.sync(lambda: None).and_then(effect)
-        exit = Runtime(budget=budget).run_sync_exit(effect.flat_map(returns_a_str))
+        exit = Runtime(budget=budget).run_sync_exit(effect.flat_map(returns_a_str))  # type: ignore[arg-type]  # an Any on purpose
         assert isinstance(exit, Failure)
         [defect] = exit.cause.defects()
         assert isinstance(defect, TypeError)
@@ -661,7 +661,7 @@ def test_a_race_lost_by_a_non_effect_is_still_refused() -> None:
 def test_a_for_each_function_returning_a_non_effect_is_named_with_its_place(
     concurrency: int | Literal["unbounded"] | None,
 ) -> None:
-    exit = run_sync_exit(Effect.for_each([1, 2], not_an_effect, concurrency=concurrency))
+    exit = run_sync_exit(Effect.for_each([1, 2], not_an_effect, concurrency=concurrency))  # type: ignore[arg-type]  # an Any on purpose
     defect = the_cause(exit).defects()[0]
     assert isinstance(defect, TypeError)
     code = not_an_effect.__code__

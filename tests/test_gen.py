@@ -222,3 +222,30 @@ def test_each_call_gets_its_own_arguments() -> None:
     first, second = program(1, b=2), program(3, b=4)
     assert run_sync(second) == (3, 4)
     assert run_sync(first) == (1, 2)
+
+
+# -- what the plugin reports in a generator body (docs/typing.md) -------------------------
+
+
+def test_an_effect_built_and_dropped_in_a_generator_never_runs() -> None:
+    log: list[str] = []
+
+    @gen
+    def program() -> Do[int]:
+        Effect.sync(lambda: log.append("dropped"))  # type: ignore[unused-effect]
+        yield from Effect.sync(lambda: log.append("run"))
+        return 1
+
+    assert run_sync(program()) == 1
+    assert log == ["run"]
+
+
+def test_yield_from_an_any_effect_fails_past_the_declared_error_type() -> None:
+    legacy: Any = Effect.fail(KeyError("k"))
+
+    @gen
+    def program() -> Do[int]:
+        return cast(int, (yield from legacy))  # type: ignore[arg-type]
+
+    with pytest.raises(KeyError):
+        run_sync(program())

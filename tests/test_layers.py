@@ -71,11 +71,11 @@ def record(log: list[Any], entry: object) -> Effect[None]:
     return Effect.sync(lambda: log.append(entry))
 
 
-def url_from_host_and_port() -> Effect[str, Any, Host | Port]:
+def url_from_host_and_port() -> Effect[str, Never, Host | Port]:
     return Host.get().zip_with(Port.get(), lambda host, port: f"http://{host}:{port}")
 
 
-def connection_layer(log: list[str], name: str = "db-1") -> Layer[Db, Any, Any]:
+def connection_layer(log: list[str], name: str = "db-1") -> Layer[Db, Never, Never]:
     """A `Layer.scoped` Db: opened with `acquire_release`, disposed at the end."""
 
     def open_connection() -> Connection:
@@ -137,7 +137,7 @@ def test_context_merge_has_both_and_the_right_side_wins() -> None:
 
 def test_context_get_of_a_missing_service_is_missing_service_naming_the_tag() -> None:
     with pytest.raises(MissingService, match=r"no service for Port.*Port\.of"):
-        Host.of("h").get(Port)
+        Host.of("h").get(Port)  # type: ignore[arg-type]  # the checkers see it too
 
 
 def test_context_add_with_something_that_is_not_a_tag_is_a_type_error() -> None:
@@ -260,7 +260,7 @@ def test_provide_to_gives_only_the_fed_layers_output() -> None:
 # -- memoization ----------------------------------------------------------------------
 
 
-def counted_port(builds: list[str]) -> Layer[Port, Any, Any]:
+def counted_port(builds: list[str]) -> Layer[Port, Never, Never]:
     def build() -> int:
         builds.append("port")
         return 80
@@ -441,7 +441,7 @@ def test_a_scoped_layers_release_reads_a_service_fed_through_merge(path: Path) -
 # -- layers that fail to build ---------------------------------------------------------
 
 
-def refusing_db() -> Layer[Db, ConnectionRefused, Any]:
+def refusing_db() -> Layer[Db, ConnectionRefused, Never]:
     def connect() -> Connection:
         raise ConnectionRefused("connection refused by db.example.org")
 
@@ -529,3 +529,120 @@ def test_a_layer_keyed_by_something_that_is_not_a_tag_is_a_type_error(make: Any)
 
 def test_a_successful_layer_build_leaves_the_exit_of_the_effect_alone() -> None:
     assert run_sync_exit(Port.get().provide(Layer.succeed(Port, 1))) == Success(1)
+
+
+# -- a tag is an exact key: no subclass, no generic tag -------------------------------------
+
+
+def test_subclassing_a_tag_is_a_type_error_that_says_to_declare_a_tag_of_its_own() -> None:
+    with pytest.raises(TypeError, match=r"cannot subclass the tag Port.*class TestPort\(Tag"):
+
+        class TestPort(Port):  # type: ignore[misc]  # the plugin reports it too
+            pass
+
+
+def test_a_generic_tag_is_a_type_error() -> None:
+    from typing import Generic, TypeVar
+
+    T = TypeVar("T")
+    with pytest.raises(TypeError, match="tag Repo is generic"):
+
+        class Repo(Tag[list[T]]):  # type: ignore[misc]
+            pass
+
+    with pytest.raises(TypeError, match="tag Store is generic"):
+
+        class Store(Tag[dict[str, T]], Generic[T]):  # type: ignore[misc]
+            pass
+
+
+def test_a_tag_without_its_service_type_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"tag Bare does not say its service type"):
+
+        class Bare(Tag):  # type: ignore[type-arg]
+            pass
+
+
+def test_a_tag_chosen_by_a_conditional_provides_one_tag_at_run_time() -> None:
+    # What the plugin rejects (`Context.add needs one Tag class`): the context holds one.
+    tag = Host if len("x") == 1 else Url
+    context = Context.empty().add(tag, "h")  # type: ignore[arg-type]
+    with pytest.raises(MissingService, match="no service for Url"):
+        run_sync(Url.get().provide(context))  # type: ignore[arg-type]
+
+
+# -- Context(...) is checked --------------------------------------------------------------
+
+
+def test_context_from_a_dict_holds_its_tags_at_run_time() -> None:
+    context = Context({Port: 80, Host: "h"})
+    assert (context.get(Port), context.get(Host)) == (80, "h")  # type: ignore[arg-type]
+    assert repr(Context()) == "Context()"
+
+
+@pytest.mark.parametrize("key", [int, "Port", Tag], ids=["class", "string", "Tag itself"])
+def test_context_keyed_by_something_that_is_not_a_tag_is_a_type_error(key: Any) -> None:
+    with pytest.raises(TypeError, match=r"Context expects a Tag class \(a subclass of Tag"):
+        Context({key: 80})
+
+
+def test_context_add_of_tag_itself_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"Context\.add expects a Tag class"):
+        Context.empty().add(Tag, 80)  # type: ignore[arg-type]
+
+
+# -- a layer for part of R; provide_to leaving needs for later; provide_merge --------------
+
+
+def test_provide_with_a_layer_for_some_services_leaves_the_rest_to_an_outer_provide() -> None:
+    half = url_from_host_and_port().provide(Layer.succeed(Port, 80))
+    assert run_sync(half.provide(Layer.succeed(Host, "h"))) == "http://h:80"
+    with pytest.raises(MissingService, match="no service for Host"):
+        run_sync(half)  # type: ignore[arg-type]
+
+
+def test_provide_to_leaves_the_needs_it_does_not_feed_to_an_outer_provide() -> None:
+    url = Layer.effect(Url, url_from_host_and_port())
+    half = Layer.succeed(Port, 80).provide_to(url)
+    assert run_sync(Url.get().provide(half).provide(Host.of("h"))) == "http://h:80"
+
+
+def test_provide_merge_provides_the_services_of_both_layers() -> None:
+    url = Layer.effect(Url, Port.get().map(lambda p: f"http://h:{p}"))
+    both = Layer.succeed(Port, 80).provide_merge(url)
+    assert run_sync(Url.get().zip(Port.get()).provide(both)) == ("http://h:80", 80)
+    assert repr(both) == "Layer(Port + (Url <- Port))"
+
+
+def test_provide_merge_builds_the_first_layer_once() -> None:
+    builds: list[str] = []
+    url = Layer.effect(Url, Port.get().map(lambda p: f"http://h:{p}"))
+    both = counted_port(builds).provide_merge(url)
+    assert run_sync(Url.get().zip(Port.get()).provide(both)) == ("http://h:80", 80)
+    assert builds == ["port"]
+
+
+def test_provide_merge_may_leave_needs_of_the_second_layer_for_later() -> None:
+    url = Layer.effect(Url, url_from_host_and_port())
+    both = Layer.succeed(Port, 80).provide_merge(url)
+    program = Url.get().zip(Port.get()).provide(both).provide(Host.of("h"))
+    assert run_sync(program) == ("http://h:80", 80)
+
+
+def test_provide_merge_releases_scoped_services_of_both_layers_in_reverse_order() -> None:
+    log: list[str] = []
+    port = Layer.scoped(
+        Port,
+        Effect.acquire_release(
+            Effect.sync(lambda: 80), lambda p, exit: Effect.sync(lambda: log.append("port"))
+        ),
+    )
+    url = Layer.scoped(
+        Url,
+        Effect.acquire_release(
+            Port.get().map(lambda p: f"u:{p}"),
+            lambda u, exit: Effect.sync(lambda: log.append("url")),
+        ),
+    )
+    assert run_sync(Url.get().provide(port.provide_merge(url))) == "u:80"
+    assert log == ["url", "port"]

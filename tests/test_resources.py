@@ -623,7 +623,7 @@ def test_acquire_use_release_gives_the_resource_to_use_and_returns_uses_value() 
     program = Effect.acquire_use_release(
         resource.acquire(), lambda r: Effect.succeed(r.name.upper()), resource.release
     )
-    assert run_sync(program) == "RESOURCE"
+    assert run_sync(program) == "RESOURCE"  # type: ignore[arg-type]  # an Any on purpose
     assert resource.released == [Success("RESOURCE")]
 
 

@@ -813,7 +813,7 @@ def test_three_nested_effect_scoped_close_innermost_first_each_with_its_own_exit
     innermost = level("inner", Effect.succeed("x"))
     program = level("outer", level("middle", innermost))
 
-    assert run_sync(program) == "outer(middle(inner(x)))"
+    assert run_sync(program) == "outer(middle(inner(x)))"  # type: ignore[arg-type]  # an Any on purpose
     assert log == [
         ("slow close inner", Success("inner(x)")),
         ("close inner", Success("inner(x)")),

@@ -69,7 +69,20 @@ all_layers = port_layer.merge(host_layer).merge(Layer.succeed(Debug, False))
 assert_type(all_layers, Layer[Port | Host | Debug, OSError, Never])
 assert_type(server().provide(all_layers), Effect[str, OSError, Never])
 assert_type(port_layer.provide_to(url_layer), Layer[Host, Never, Never])
-server().provide(port_layer)  # type: ignore[arg-type]
+assert_type(port_layer.provide_merge(url_layer), Layer[Port | Host, Never, Never])
+assert_type(
+    Host.get().zip(Port.get()).provide(port_layer.provide_merge(url_layer)),
+    Effect[tuple[str, int], Never, Never],
+)
+
+# -- contexts: a dict says nothing to the checkers; `get` reads only what is held -----------
+
+assert_type(Context({Port: 80}), Context[Never])
+Port.get().provide(Context({Port: 80}))  # type: ignore[arg-type]
+Context({int: 80})  # type: ignore[dict-item]
+assert_type(Port.of(80).merge(Host.of("h")).get(Host), str)
+Host.of("h").get(Port)  # type: ignore[arg-type]
+Context.empty().get(Port)  # type: ignore[arg-type]
 
 # -- scopes: Scope is a service that Effect.scoped provides -------------------------------
 

@@ -77,3 +77,15 @@ run_sync(server().provide(Context.empty().add(Port, 80)))
 run_sync(server().provide(Layer.succeed(Port, 80)))
 only_port = Layer.succeed(Port, 80)
 server().provide(only_port)  # type: ignore[arg-type]
+
+
+# -- issue 15: plain typing needs a layer that covers all of R; Any passes as "cannot fail" --
+
+port_only = Layer.succeed(Port, 80)
+Host.get().zip(Port.get()).provide(port_only)  # type: ignore[arg-type]
+assert_type(
+    Host.get().zip(Port.get()).provide(port_only.merge(Layer.succeed(Host, "h"))),
+    Effect[tuple[str, int], Never, Never],
+)
+# A hole without the plugin (documented in docs/typing.md): `e.args[0]` is Any.
+assert_type(run_sync(load().map_error(lambda e: e.args[0])), str)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Never, assert_type
 
-from effectpy import Do, Effect, Layer, Scope, Tag, gen, pipe, run_sync
+from effectpy import Context, Do, Effect, Layer, Scope, Tag, gen, pipe, run_sync
 from effectpy import pointfree as pf
 from effectpy.structured import branch, spawn
 
@@ -90,7 +90,33 @@ assert_type(run_sync(ready), str)
 server().provide_service(Port, "80")  # type: ignore[arg-type]
 Port.get().provide_service(Host, "h")  # type: ignore[arg-type]
 Port.get().provide_some(Host.of("h"))  # type: ignore[arg-type]
-server().provide(Layer.succeed(Host, "h"))  # type: ignore[arg-type]
+assert_type(server().provide(Layer.succeed(Host, "h")), Effect[str, Never, Port | Debug])
+assert_type(
+    Layer.succeed(Host, "h").provide_to(Layer.effect(Debug, Port.get().zip(Host.get()).as_(True))),
+    Layer[Debug, Never, Port],
+)
+assert_type(
+    Layer.succeed(Host, "h").provide_merge(
+        Layer.effect(Debug, Port.get().zip(Host.get()).as_(True))
+    ),
+    Layer[Host | Debug, Never, Port],
+)
+Context.empty().get(Port)  # type: ignore[arg-type]
+
+
+class TestPort(Port):  # type: ignore[misc]
+    """A subclass of a tag would be another key: refused (TypeError at run time)."""
+
+
+def any_port(tag: type[Tag[int]]) -> None:
+    tag.of(80)  # type: ignore[arg-type]
+    Layer.succeed(tag, 80)  # type: ignore[arg-type]
+
+
+# -- Any at the runners ------------------------------------------------------------------
+
+run_sync(call().map_error(lambda e: e.args[0]))  # type: ignore[arg-type]
+run_sync(call().map_error(lambda e: str(e)).catch_all(lambda e: Effect.succeed("")))
 server().provide(Port.of(80).add(Host, "h"))  # type: ignore[arg-type]
 
 
@@ -103,6 +129,10 @@ def connect() -> Effect[str, OSError, Scope | Port | Host]:
 
 assert_type(Effect.scoped(connect()), Effect[str, OSError, Port | Host])
 assert_type(Layer.scoped(Debug, connect().as_(True)), Layer[Debug, OSError, Port | Host])
+assert_type(pipe(connect(), Effect.scoped), Effect[str, OSError, Port | Host])
+assert_type(connect().pipe(Effect.scoped), Effect[str, OSError, Port | Host])
+inline = Effect.acquire_release(Port.get().zip(Host.get()), lambda c, exit: Effect.unit())
+assert_type(Layer.scoped(Debug, inline.as_(True)), Layer[Debug, Never, Port | Host])
 
 
 # -- @gen -------------------------------------------------------------------------------
@@ -110,6 +140,12 @@ assert_type(Layer.scoped(Debug, connect().as_(True)), Layer[Debug, OSError, Port
 
 @gen  # type: ignore[arg-type]
 def loose() -> Do[str, Any]:
+    return (yield from call())
+
+
+@gen
+def forgetful() -> Do[str, NotFound | Timeout | KeyError | ValueError | OSError]:
+    call()  # type: ignore[unused-effect]
     return (yield from call())
 
 

@@ -80,3 +80,14 @@ assert_type(
     Effect[Exit[int, NotFound | ValueError], Never, Never],
 )
 assert_type(load().timeout(1.0), Effect[int, NotFound | ValueError | TimeoutError, Never])
+
+
+# -- issue 15: contexts say what they hold; provide_merge --------------------------------------
+
+assert_type(Context({Port: 80}), Context[Never])
+Port.get().provide(Context({Port: 80}))  # type: ignore[arg-type]
+assert_type(Port.of(80).merge(Host.of("h")).get(Host), str)
+Host.of("h").get(Port)  # type: ignore[arg-type]
+port_layer = Layer.succeed(Port, 80)
+host_from_port = Layer.effect(Host, Port.get().map(str))
+assert_type(port_layer.provide_merge(host_from_port), Layer[Port | Host, Never, Never])
