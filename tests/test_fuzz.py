@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Never
 
 import pytest
 from fuzzing.build import AnyEffect, Builder, Run, driver, normal_exit, violations
@@ -42,7 +42,17 @@ from fuzzing.tree import (
     Timeout,
 )
 
-from effectpy import Effect, Exit, Failure, Interrupt, Manual, Runtime, Success, live_fiber_count
+from effectpy import (
+    Effect,
+    Exit,
+    Failure,
+    Fiber,
+    Interrupt,
+    Manual,
+    Runtime,
+    Success,
+    live_fiber_count,
+)
 from effectpy._core.ids import NONE_ID
 
 SLICE: dict[Family, int] = {"clock": 3500, "shared": 2000, "foreign": 300, "fork_each": 500}
@@ -283,7 +293,7 @@ def test_a_program_that_hangs_is_reported_with_its_seed(runner: RunnerName) -> N
 
 
 def test_a_fiber_left_running_after_the_runner_is_reported() -> None:
-    escaped: list[Any] = []
+    escaped: list[Fiber[Never, Never]] = []
 
     class Escapes(Builder):
         def build(self, node: Node) -> AnyEffect:
