@@ -119,21 +119,27 @@ def venv_of(interpreter: Interpreter) -> Path:
     return ROOT / f".venv-{interpreter.version}"
 
 
-def ensure_venv(interpreter: Interpreter) -> Path:
-    """The Python of the interpreter's venv, made (and effectpy installed in it) if it
-    is missing or older than pyproject.toml."""
+def ensure_venv(
+    interpreter: Interpreter,
+    packages: Sequence[str] | None = None,
+    stamp_name: str = ".installed",
+    who: str = "bench-matrix",
+) -> Path:
+    """The Python of the interpreter's venv, made (and `pip install -e .` run in it,
+    with `packages`: by default the benchmarks' peers) if it is missing or its
+    `stamp_name` is older than pyproject.toml."""
     venv = venv_of(interpreter)
     python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
-    stamp = venv / ".installed"
+    stamp = venv / stamp_name
     pyproject = ROOT / "pyproject.toml"
     if stamp.exists() and stamp.stat().st_mtime >= pyproject.stat().st_mtime:
         return python
     if not python.exists():
-        print(f"bench-matrix: making {venv.name} with {interpreter.command}", flush=True)
+        print(f"{who}: making {venv.name} with {interpreter.command}", flush=True)
         subprocess.run([interpreter.command, "-m", "venv", str(venv)], check=True)
-    install = [str(python), "-m", "pip", "install", "--quiet", "-e", ".", *_requirements()]
-    print(f"bench-matrix: {venv.name}: pip install -e . {' '.join(_requirements())}", flush=True)
-    subprocess.run(install, cwd=ROOT, check=True)
+    wanted = ["-e", ".", *_requirements()] if packages is None else list(packages)
+    print(f"{who}: {venv.name}: pip install {' '.join(wanted)}", flush=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *wanted], cwd=ROOT, check=True)
     stamp.touch()
     return python
 

@@ -19,7 +19,6 @@ failed, 0 otherwise (skips included: a machine without 3.13 can still test).
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
@@ -30,7 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.matrix import DEFAULT_PYTHONS, Interpreter, find, venv_of  # noqa: E402
+from bench.matrix import (  # noqa: E402
+    DEFAULT_PYTHONS,
+    Interpreter,
+    ensure_venv,
+    find,
+    venv_of,
+)
 
 TYPE_DIRS = ("effectpy", "tests", "typings", "bench", "examples", "tools")
 
@@ -46,23 +51,9 @@ class Verdict:
 
 
 def ensure_dev_venv(interpreter: Interpreter) -> Path:
-    """The Python of the interpreter's venv with effectpy and its `dev` extra, made or
-    brought up to date if pyproject.toml is newer than its stamp."""
-    venv = venv_of(interpreter)
-    python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
-    stamp = venv / ".installed-dev"
-    pyproject = ROOT / "pyproject.toml"
-    if stamp.exists() and stamp.stat().st_mtime >= pyproject.stat().st_mtime:
-        return python
-    if not python.exists():
-        print(f"test-matrix: making {venv.name} with {interpreter.command}", flush=True)
-        subprocess.run([interpreter.command, "-m", "venv", str(venv)], check=True)
-    print(f"test-matrix: {venv.name}: pip install -e '.[dev,rich]'", flush=True)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "-e", ".[dev,rich]"], cwd=ROOT, check=True
-    )
-    stamp.touch()
-    return python
+    """The Python of the interpreter's venv with effectpy and its `dev` and `rich`
+    extras, made or brought up to date if pyproject.toml is newer than its stamp."""
+    return ensure_venv(interpreter, ["-e", ".[dev,rich]"], ".installed-dev", "test-matrix")
 
 
 def checks(python: Path, version: str) -> list[tuple[str, list[str]]]:
