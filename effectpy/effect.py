@@ -1744,6 +1744,10 @@ class Effect(Generic[A_co, E_co, R_co]):
         f20: Callable[[_P19], _P20],
         /,
     ) -> _P20: ...
+    @overload
+    def pipe(
+        self, /, *steps: Callable[[Effect[A_co, E_co, R_co] | _P1], _P1]
+    ) -> Effect[A_co, E_co, R_co] | _P1: ...
     # --- END GENERATED: pipe overloads ---
     def pipe(self, *fns: Callable[[Any], Any]) -> Any:
         """Apply functions left to right: `eff.pipe(f, g)` is `g(f(eff))`. Typed for up
@@ -2348,6 +2352,25 @@ in `E`/`R` is a type error at the `yield from`.
 """
 
 
+# One overload per place where the annotation says `Never`, before the general one: mypy
+# infers a generic generator function (`def f(x: T) -> Do[T]`) as a generic result only
+# when no type variable of `gen` is solved to `Never`, and otherwise turns the function's
+# own type variables into `Never`. (A function generic in `E` or `R` takes the first
+# overload that fits with them as `Never`; the plugin gives its exact type.)
+@overload
+def gen(
+    f: Callable[P, Generator[Effect[Any, Never, Never], Any, A]],
+) -> Callable[P, Effect[A, Never, Never]]: ...
+@overload
+def gen(
+    f: Callable[P, Generator[Effect[Any, E, Never], Any, A]],
+) -> Callable[P, Effect[A, E, Never]]: ...
+@overload
+def gen(
+    f: Callable[P, Generator[Effect[Any, Never, R], Any, A]],
+) -> Callable[P, Effect[A, Never, R]]: ...
+@overload
+def gen(f: Callable[P, Generator[Effect[Any, E, R], Any, A]]) -> Callable[P, Effect[A, E, R]]: ...
 def gen(f: Callable[P, Generator[Effect[Any, E, R], Any, A]]) -> Callable[P, Effect[A, E, R]]:
     """Write an effect as a generator: `x = yield from effect` binds the value.
 

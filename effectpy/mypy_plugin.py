@@ -18,7 +18,8 @@ What it adds (docs/typing.md tells the whole story):
   wrong type, is an error.
 * `Effect.scoped`, `scope.extend`, `scope.use` and `Layer.scoped` remove `Scope` from
   `R` however many services `R` holds (plain mypy joins three or more to `object`).
-* `@gen` rejects a generator whose annotation leaves `E` or `R` as `Any`.
+* `@gen` rejects a generator whose annotation leaves `E` or `R` as `Any`, and keeps the
+  type variables of a generic generator function, in `E` and `R` too.
 * `branch(entry)` (`effectpy.structured`) turns every `Spawned[E2]` of the entry's `R`
   into part of its error type, beside other services and however many spawns.
 * `pipe(...)` and `effect.pipe(...)` are inferred one step at a time, like a chain of
@@ -46,6 +47,7 @@ from mypy.maptype import map_instance_to_supertype
 from mypy.messages import format_type
 from mypy.nodes import (
     ARG_POS,
+    ARG_STAR,
     CallExpr,
     Context,
     Expression,
@@ -607,7 +609,26 @@ def _check_gen(ctx: FunctionContext) -> Type:
             ctx.context,
             code=ARG_TYPE,
         )
+    elif function.variables and generator is not None:
+        return _generic_gen(ctx.default_return_type, function, generator)
     return ctx.default_return_type
+
+
+def _generic_gen(default: Type, function: CallableType, generator: Instance) -> Type:
+    """`@gen` on a generic generator function: the same function, returning `Effect[A, E,
+    R]` read off its generator. (mypy keeps the type variables only where none of `gen`'s
+    is solved to `Never`; an `E` or `R` of the function's own may become `Never`.)"""
+    made = get_proper_type(default)
+    if not isinstance(made, CallableType):
+        return default
+    effect = get_proper_type(made.ret_type)
+    yielded = [_supertype(m, _EFFECT) for m in _members(generator.args[0])]
+    if not isinstance(effect, Instance) or any(e is None for e in yielded):
+        return default
+    effects = [e for e in yielded if e is not None]
+    error, service = (make_simplified_union([e.args[i] for e in effects]) for i in (1, 2))
+    returned = effect.copy_modified(args=[generator.args[2], error, service])
+    return function.copy_modified(ret_type=returned, fallback=made.fallback)
 
 
 # -- pipe ----------------------------------------------------------------------------------
@@ -621,7 +642,7 @@ def _check_gen(ctx: FunctionContext) -> Type:
 
 def _pipe_function_signature(ctx: FunctionSigContext) -> FunctionLike:
     """`pipe(value, f1, ..., fn)`."""
-    signature = ctx.default_signature
+    signature = _without_star_steps(ctx.default_signature, ctx.context)
     if not _pipe_arity_matches(signature, ctx.args, ctx.context) or len(ctx.args) < 2:
         return signature
     value_type = _widened(ctx.api.get_expression_type(ctx.args[0][0]))
@@ -634,7 +655,7 @@ def _pipe_function_signature(ctx: FunctionSigContext) -> FunctionLike:
 
 def _pipe_method_signature(ctx: MethodSigContext) -> FunctionLike:
     """`effect.pipe(f1, ..., fn)`."""
-    signature = ctx.default_signature
+    signature = _without_star_steps(ctx.default_signature, ctx.context)
     if not _pipe_arity_matches(signature, ctx.args, ctx.context):
         return signature
     inferred = _infer_pipe(ctx.api, ctx.type, [a[0] for a in ctx.args])
@@ -642,6 +663,23 @@ def _pipe_method_signature(ctx: MethodSigContext) -> FunctionLike:
         return signature
     steps, result = inferred
     return signature.copy_modified(arg_types=steps, ret_type=result, variables=[])
+
+
+def _without_star_steps(signature: CallableType, call: Context) -> CallableType:
+    """The `*steps` overload, for a call that passes its steps one by one: steps of type
+    `Never`, so that it matches only `pipe(value)`. The steps are inferred one at a time
+    by the overload of their number; the `*steps` one would make any step typed `Any`
+    (a lambda) ambiguous, and the whole pipe `Any`."""
+    if (
+        isinstance(call, CallExpr)
+        and ARG_STAR not in call.arg_kinds
+        and ARG_STAR in signature.arg_kinds
+    ):
+        star = signature.arg_kinds.index(ARG_STAR)
+        arg_types = list(signature.arg_types)
+        arg_types[star] = UninhabitedType()
+        return signature.copy_modified(arg_types=arg_types)
+    return signature
 
 
 def _widened(typ: Type) -> Type:

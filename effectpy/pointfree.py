@@ -118,8 +118,6 @@ _P20 = TypeVar("_P20")
 
 # --- BEGIN GENERATED: pipe overloads (tools/gen_typing.py) ---
 @overload
-def pipe(value: _P0, /) -> _P0: ...
-@overload
 def pipe(value: _P0, f1: Callable[[_P0], _P1], /) -> _P1: ...
 @overload
 def pipe(value: _P0, f1: Callable[[_P0], _P1], f2: Callable[[_P1], _P2], /) -> _P2: ...
@@ -416,6 +414,8 @@ def pipe(
     f20: Callable[[_P19], _P20],
     /,
 ) -> _P20: ...
+@overload
+def pipe(value: _P0, /, *steps: Callable[[_P0 | _P1], _P1]) -> _P0 | _P1: ...
 # --- END GENERATED: pipe overloads ---
 def pipe(value: Any, /, *fns: Callable[[Any], Any]) -> Any:
     """Apply functions left to right: `pipe(x, f, g)` is `g(f(x))`.

@@ -80,13 +80,15 @@ def test_check_mode_reports_an_edited_block_and_the_generator_restores_it(
     pointfree = project / "effectpy" / "pointfree.py"
     original = pointfree.read_text(encoding="utf-8")
     _replace(
-        pointfree, "def pipe(value: _P0, /) -> _P0: ...", "def pipe(value: _P0, /) -> int: ..."
+        pointfree,
+        "def pipe(value: _P0, f1: Callable[[_P0], _P1], /) -> _P1: ...",
+        "def pipe(value: _P0, f1: Callable[[_P0], _P1], /) -> int: ...",
     )
 
     assert gen.main(["--check"], root=project) == 1
     out = capsys.readouterr().out
-    assert "-def pipe(value: _P0, /) -> int: ..." in out
-    assert "+def pipe(value: _P0, /) -> _P0: ..." in out
+    assert "-def pipe(value: _P0, f1: Callable[[_P0], _P1], /) -> int: ..." in out
+    assert "+def pipe(value: _P0, f1: Callable[[_P0], _P1], /) -> _P1: ..." in out
 
     assert gen.main([], root=project) == 0
     assert pointfree.read_text(encoding="utf-8") == original
