@@ -95,6 +95,7 @@ _SCOPE: Final = "effectpy.scope.Scope"
 _GENERATOR: Final = "typing.Generator"
 _SPAWNED: Final = "effectpy.structured.Spawned"
 _POINTFREE_CATCH: Final = "effectpy.pointfree.catch"
+_POINTFREE_CATCH_STEP: Final = "effectpy.pointfree.CatchStep"
 
 # Methods and static methods whose effect argument may need `Scope`, which they provide.
 _SCOPE_PROVIDERS: Final = {
@@ -129,6 +130,8 @@ class EffectpyPlugin(Plugin):
             return _provide_some_signature
         if fullname == f"{_EFFECT}.pipe":
             return _pipe_method_signature
+        if fullname == f"{_EFFECT}.zip_with":
+            return _zip_with_signature
         if fullname in _TAG_TAKERS:
             return _tag_signature(_TAG_TAKERS[fullname])
         return None
@@ -140,6 +143,8 @@ class EffectpyPlugin(Plugin):
             return _catch_function_signature
         if fullname == "effectpy.pointfree.pipe":
             return _pipe_function_signature
+        if fullname == "effectpy.pointfree.zip_with":
+            return _zip_with_signature
         return None
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
@@ -570,6 +575,34 @@ def _converge_branch(ctx: FunctionContext) -> Type:
     return result.copy_modified(args=[result.args[0], errors, rest])
 
 
+# -- zip_with ------------------------------------------------------------------------------
+
+
+def _zip_with_signature(ctx: MethodSigContext | FunctionSigContext) -> FunctionLike:
+    """`zip_with(that, f)`: bind `B`, `E2` and `R2` to the type of `that` before `f` is
+    inferred. mypy solves them with `f`; with `E2` or `R2` solved to `Never` it infers
+    again, from the lambda as first seen (before `B` was known), and `lambda a, b: b * a`
+    gets a wrong result type, `lambda a, b: b.upper()` an `Any`."""
+    signature = ctx.default_signature
+    if len(ctx.args) != 2 or len(ctx.args[0]) != 1 or not signature.arg_types:
+        return signature
+    formal = get_proper_type(signature.arg_types[0])
+    actual = _supertype(ctx.api.get_expression_type(ctx.args[0][0]), _EFFECT)
+    if not isinstance(formal, Instance) or actual is None:
+        return signature
+    bound: dict[TypeVarId, Type] = {}
+    for variable, value in zip(formal.args, actual.args, strict=True):
+        variable = get_proper_type(variable)
+        if not isinstance(variable, TypeVarType):
+            return signature
+        bound[variable.id] = value
+    return signature.copy_modified(
+        arg_types=[expand_type(t, bound) for t in signature.arg_types],
+        ret_type=expand_type(signature.ret_type, bound),
+        variables=[v for v in signature.variables if v.id not in bound],
+    )
+
+
 # -- @gen --------------------------------------------------------------------------------
 
 
@@ -745,7 +778,10 @@ def _infer_pipe(
 def _pointfree_catch_class(
     api: CheckerPluginInterface, step: Expression
 ) -> tuple[TypeInfo, Expression] | None:
-    """The caught class and the `cls` argument, when `step` is `pf.catch(cls, handler)`."""
+    """The caught class and the `cls` argument, when `step` is `pf.catch(cls, handler)`
+    or `pf.catch(cls)(handler)`."""
+    if isinstance(step, CallExpr) and isinstance(step.callee, CallExpr):
+        step = step.callee  # `pf.catch(cls)`, applied to the handler
     if not (
         isinstance(step, CallExpr)
         and isinstance(step.callee, RefExpr)
@@ -770,6 +806,20 @@ def _subtract_in_step(
     incoming_effect = _supertype(incoming, _EFFECT)
     result = _supertype(applied, _EFFECT)
     step_callable = get_proper_type(step_type)
+    if (
+        isinstance(step_callable, Instance)
+        and step_callable.type.fullname == _POINTFREE_CATCH_STEP
+        and incoming_effect is not None
+        and result is not None
+    ):
+        # `pf.catch(cls)(handler)`: a `CatchStep[X, B, E2, R2]`, the handler's errors E2.
+        # Where nothing is subtracted, `E` stays whole: mypy may have taken the overload
+        # for an effect failing with `X` alone, wrong for a `type[X]` holding a subclass.
+        remaining = _subtract_caught(api, incoming_effect.args[1], caught[0], caught[1])
+        if remaining is None:
+            remaining = _members(incoming_effect.args[1])
+        errors = [*remaining, *_members(step_callable.args[2])]
+        return _with_arg(result, 1, make_simplified_union(errors))
     if incoming_effect is None or result is None or not isinstance(step_callable, CallableType):
         return applied
     parameter = _supertype(step_callable.arg_types[0], _EFFECT) if step_callable.arg_types else None

@@ -52,7 +52,6 @@ DATA_LAST: Sequence[tuple[str, Sequence[str]]] = (
         (
             "map_error",
             "catch_all",
-            "catch",
             "catch_all_cause",
             "or_else",
             "either",
@@ -67,7 +66,8 @@ DATA_LAST: Sequence[tuple[str, Sequence[str]]] = (
     ("interruption", ("interruptible", "uninterruptible")),
 )
 """The methods of `Effect` that have a data-last function in effectpy.pointfree, by
-section of that module, in order."""
+section of that module, in order. (`catch` is written by hand there, after the block:
+its curried form returns a step with overloads.)"""
 
 # The blocks each file must have, in order.
 PIPE_OVERLOADS = "pipe overloads"
