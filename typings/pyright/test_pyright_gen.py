@@ -1,6 +1,6 @@
 """Generic `@gen` functions under pyright (issue 15): the cases of
 typings/test_gen_generic_types.py. Those that hold in pyright only are in
-test_pyright_only_gen.py."""
+test_pyright_only.py."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def parse(text: str) -> Effect[int, Invalid]:
 
 # -- generic generator functions keep their type variables ------------------------------
 #
-# Generic in E or R too (test_pyright_only_gen.py): plain mypy turns those into Never.
+# Generic in E or R too (test_pyright_only.py): plain mypy turns those into Never.
 
 
 @gen

@@ -5,6 +5,9 @@ below, which keeps mypy off this file.
   the `yield from`s of the body (mypy needs `-> Do[A, E, R]`).
 * `@gen` functions generic in `E` or `R` (plain mypy turns those into `Never`; mypy with
   the plugin is exact: typings/plugin/test_gen_generic_plugin.py).
+* `pf.catch(cls)(handler)` removing `cls` from a union of three or more, step after step,
+  in a pipe or applied by hand (plain mypy joins the rest to a base class; the plugin
+  subtracts in a pipe: typings/plugin/test_catch_curried_plugin.py).
 
 In strict mode pyright reports an unannotated generator at its definition
 (reportUnknownParameterType: the send type of the inferred `Generator` is unknown). The
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 from typing import Never, TypeVar, assert_type
 
-from effectpy import Do, Effect, Tag, gen, run_sync
+from effectpy import Do, Effect, Tag, gen, pipe, run_sync
 from effectpy import pointfree as pf
 
 T = TypeVar("T")
@@ -34,6 +37,9 @@ class NotFound(Exception): ...
 
 
 class Invalid(Exception): ...
+
+
+class Other(Exception): ...
 
 
 def fetch(key: str) -> Effect[int, NotFound, Db]:
@@ -95,3 +101,42 @@ def with_stock(effect: Effect[T, E]) -> Do[T, E, Db]:
 assert_type(twice(fetch("k")), Effect[tuple[int, int], NotFound, Db])
 assert_type(twice(Effect.succeed("a")), Effect[tuple[str, str], Never, Never])
 assert_type(with_stock(parse("1")), Effect[int, Invalid, Db])
+
+
+# -- pf.catch(cls)(handler) narrows E with no plugin -------------------------------------
+
+
+def load() -> Effect[int, NotFound | Invalid | Other, Db]:
+    return Effect.fail(NotFound("k"))
+
+
+def zero(error: Exception) -> Effect[int]:
+    return Effect.succeed(0)
+
+
+assert_type(pipe(load(), pf.catch(NotFound)(zero)), Effect[int, Invalid | Other, Db])
+assert_type(pf.catch(NotFound)(zero)(load()), Effect[int, Invalid | Other, Db])
+assert_type(load().pipe(pf.catch(Invalid)(zero)), Effect[int, NotFound | Other, Db])
+# Step after step: pyright narrows at the first catch step of a `pipe(...)` only (the
+# next keep E, soundly). Chain `.pipe(step)` calls, or apply the steps, to narrow at each.
+assert_type(
+    pipe(load(), pf.catch(NotFound)(zero), pf.catch(Invalid)(zero)),
+    Effect[int, Invalid | Other, Db],
+)
+handled = (
+    load().pipe(pf.catch(NotFound)(zero)).pipe(pf.catch(Invalid)(zero)).pipe(pf.catch(Other)(zero))
+)
+assert_type(handled, Effect[int, Never, Db])
+assert_type(run_sync(handled.provide(Db.of({}))), int)
+# A base class removes its subclasses; a subclass leaves its base.
+assert_type(pipe(load(), pf.catch(Exception)(zero)), Effect[int, Never, Db])
+assert_type(
+    pipe(Effect.fail(LookupError()), pf.catch(KeyError)(zero)), Effect[int, LookupError, Never]
+)
+# The handler's lambda is given the class.
+assert_type(
+    pipe(load(), pf.catch(NotFound)(lambda e: Effect.fail(ValueError(str(e))))),
+    Effect[int, Invalid | Other | ValueError, Db],
+)
+# The method and the two-argument form keep E whole in pyright (the plugin narrows them).
+assert_type(load().catch(NotFound, zero), Effect[int, NotFound | Invalid | Other, Db])
