@@ -24,7 +24,9 @@ What it adds (docs/typing.md tells the whole story):
   into part of its error type, beside other services and however many spawns.
 * `pipe(...)` and `effect.pipe(...)` are inferred one step at a time, like a chain of
   method calls, which closes the pipe holes of plain mypy (two lambdas in a row, a
-  step after a widening step).
+  step after a widening step). `pf.catch(cls)(handler)` steps subtract too (pyright
+  does so with no plugin). A call with `*steps` keeps its own overload.
+* `zip_with(that, f)` binds `that`'s types before a lambda `f` is inferred.
 * `Context.add`, `Layer.succeed`, `Layer.effect` and `Layer.scoped` bind their tag to
   the class given: plain mypy may widen it to what the surrounding `provide` expects.
 

@@ -5,6 +5,7 @@ below, which keeps mypy off this file.
   the `yield from`s of the body (mypy needs `-> Do[A, E, R]`).
 * `@gen` functions generic in `E` or `R` (plain mypy turns those into `Never`; mypy with
   the plugin is exact: typings/plugin/test_gen_generic_plugin.py).
+* `zip_with` with a lambda (plain mypy may infer it too early).
 * `pf.catch(cls)(handler)` removing `cls` from a union of three or more, step after step,
   in a pipe or applied by hand (plain mypy joins the rest to a base class; the plugin
   subtracts in a pipe: typings/plugin/test_catch_curried_plugin.py).
@@ -140,3 +141,13 @@ assert_type(
 )
 # The method and the two-argument form keep E whole in pyright (the plugin narrows them).
 assert_type(load().catch(NotFound, zero), Effect[int, NotFound | Invalid | Other, Db])
+
+
+# -- zip_with infers its lambda with both values (plain mypy may not; the plugin does) ----
+
+assert_type(
+    Effect.succeed(2).zip_with(Effect.succeed("ab"), lambda n, s: s * n), Effect[str, Never, Never]
+)
+assert_type(
+    Effect.succeed(2).zip_with(parse("1"), lambda n, m: str(n + m)), Effect[str, Invalid, Never]
+)
