@@ -79,6 +79,9 @@ X = TypeVar("X", bound=Exception)
 X1 = TypeVar("X1", bound=Exception)
 X2 = TypeVar("X2", bound=Exception)
 X3 = TypeVar("X3", bound=Exception)
+X4 = TypeVar("X4", bound=Exception)
+X5 = TypeVar("X5", bound=Exception)
+X6 = TypeVar("X6", bound=Exception)
 P = ParamSpec("P")
 
 _A1 = TypeVar("_A1")
@@ -228,6 +231,25 @@ class Effect(Generic[A_co, E_co, R_co]):
     def attempt(
         thunk: Callable[[], A], catch: tuple[type[X1], type[X2], type[X3]]
     ) -> Effect[A, X1 | X2 | X3]: ...
+    @overload
+    @staticmethod
+    def attempt(
+        thunk: Callable[[], A], catch: tuple[type[X1], type[X2], type[X3], type[X4]]
+    ) -> Effect[A, X1 | X2 | X3 | X4]: ...
+    @overload
+    @staticmethod
+    def attempt(
+        thunk: Callable[[], A], catch: tuple[type[X1], type[X2], type[X3], type[X4], type[X5]]
+    ) -> Effect[A, X1 | X2 | X3 | X4 | X5]: ...
+    @overload
+    @staticmethod
+    def attempt(
+        thunk: Callable[[], A],
+        catch: tuple[type[X1], type[X2], type[X3], type[X4], type[X5], type[X6]],
+    ) -> Effect[A, X1 | X2 | X3 | X4 | X5 | X6]: ...
+    @overload
+    @staticmethod
+    def attempt(thunk: Callable[[], A], catch: tuple[type[X1], ...]) -> Effect[A, X1]: ...
     @staticmethod
     def attempt(
         thunk: Callable[[], A],
@@ -300,8 +322,14 @@ class Effect(Generic[A_co, E_co, R_co]):
         `resume(effect)` to be called once, from any thread. `register` may return a
         canceller effect, run if the fiber is interrupted while it waits.
 
+        The types come from `resume`'s annotation: a lambda `register` leaves them to be
+        guessed, and mypy guesses `Never`.
+
+        >>> from collections.abc import Callable
         >>> from effectpy import Effect, run_sync
-        >>> run_sync(Effect.async_(lambda resume: resume(Effect.succeed("called back"))))
+        >>> def register(resume: Callable[[Effect[str]], None]) -> None:
+        ...     resume(Effect.succeed("called back"))
+        >>> run_sync(Effect.async_(register))
         'called back'
         """
         return _Async(register)
@@ -405,9 +433,39 @@ class Effect(Generic[A_co, E_co, R_co]):
     def try_promise(make: Callable[[], Awaitable[A]], catch: type[X1]) -> Effect[A, X1]: ...
     @overload
     @staticmethod
+    def try_promise(make: Callable[[], Awaitable[A]], catch: tuple[type[X1]]) -> Effect[A, X1]: ...
+    @overload
+    @staticmethod
     def try_promise(
         make: Callable[[], Awaitable[A]], catch: tuple[type[X1], type[X2]]
     ) -> Effect[A, X1 | X2]: ...
+    @overload
+    @staticmethod
+    def try_promise(
+        make: Callable[[], Awaitable[A]], catch: tuple[type[X1], type[X2], type[X3]]
+    ) -> Effect[A, X1 | X2 | X3]: ...
+    @overload
+    @staticmethod
+    def try_promise(
+        make: Callable[[], Awaitable[A]], catch: tuple[type[X1], type[X2], type[X3], type[X4]]
+    ) -> Effect[A, X1 | X2 | X3 | X4]: ...
+    @overload
+    @staticmethod
+    def try_promise(
+        make: Callable[[], Awaitable[A]],
+        catch: tuple[type[X1], type[X2], type[X3], type[X4], type[X5]],
+    ) -> Effect[A, X1 | X2 | X3 | X4 | X5]: ...
+    @overload
+    @staticmethod
+    def try_promise(
+        make: Callable[[], Awaitable[A]],
+        catch: tuple[type[X1], type[X2], type[X3], type[X4], type[X5], type[X6]],
+    ) -> Effect[A, X1 | X2 | X3 | X4 | X5 | X6]: ...
+    @overload
+    @staticmethod
+    def try_promise(
+        make: Callable[[], Awaitable[A]], catch: tuple[type[X1], ...]
+    ) -> Effect[A, X1]: ...
     @staticmethod
     def try_promise(
         make: Callable[[], Awaitable[A]],
@@ -433,9 +491,36 @@ class Effect(Generic[A_co, E_co, R_co]):
     def blocking(fn: Callable[[Signal], A], catch: type[X1]) -> Effect[A, X1]: ...
     @overload
     @staticmethod
+    def blocking(fn: Callable[[Signal], A], catch: tuple[type[X1]]) -> Effect[A, X1]: ...
+    @overload
+    @staticmethod
     def blocking(
         fn: Callable[[Signal], A], catch: tuple[type[X1], type[X2]]
     ) -> Effect[A, X1 | X2]: ...
+    @overload
+    @staticmethod
+    def blocking(
+        fn: Callable[[Signal], A], catch: tuple[type[X1], type[X2], type[X3]]
+    ) -> Effect[A, X1 | X2 | X3]: ...
+    @overload
+    @staticmethod
+    def blocking(
+        fn: Callable[[Signal], A], catch: tuple[type[X1], type[X2], type[X3], type[X4]]
+    ) -> Effect[A, X1 | X2 | X3 | X4]: ...
+    @overload
+    @staticmethod
+    def blocking(
+        fn: Callable[[Signal], A], catch: tuple[type[X1], type[X2], type[X3], type[X4], type[X5]]
+    ) -> Effect[A, X1 | X2 | X3 | X4 | X5]: ...
+    @overload
+    @staticmethod
+    def blocking(
+        fn: Callable[[Signal], A],
+        catch: tuple[type[X1], type[X2], type[X3], type[X4], type[X5], type[X6]],
+    ) -> Effect[A, X1 | X2 | X3 | X4 | X5 | X6]: ...
+    @overload
+    @staticmethod
+    def blocking(fn: Callable[[Signal], A], catch: tuple[type[X1], ...]) -> Effect[A, X1]: ...
     @staticmethod
     def blocking(
         fn: Callable[[Signal], A],
@@ -462,6 +547,13 @@ class Effect(Generic[A_co, E_co, R_co]):
 
     # -- concurrency --------------------------------------------------------------
 
+    # Arity 2 and more: first the overloads where every error (or service) type is
+    # `Never`. pyright types the union of type variables it solved as `Never` as
+    # `Unknown` (`Effect.all(Effect.succeed(1), Effect.succeed(2))` would need `Unknown`
+    # services); with those overloads it takes `Never` from the signature.
+    @overload
+    @staticmethod
+    def all(*, concurrency: Concurrency = None) -> Effect[tuple[()], Never, Never]: ...
     @overload
     @staticmethod
     def all(
@@ -470,8 +562,65 @@ class Effect(Generic[A_co, E_co, R_co]):
     @overload
     @staticmethod
     def all(
+        e1: Effect[_A1, Never, Never],
+        e2: Effect[_A2, Never, Never],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2], Never, Never]: ...
+    @overload
+    @staticmethod
+    def all(  # type: ignore[overload-overlap]  # see the comment above
+        e1: Effect[_A1, Never, _R1],
+        e2: Effect[_A2, Never, _R2],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2], Never, _R1 | _R2]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, Never],
+        e2: Effect[_A2, _E2, Never],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2], _E1 | _E2, Never]: ...
+    @overload
+    @staticmethod
+    def all(
         e1: Effect[_A1, _E1, _R1], e2: Effect[_A2, _E2, _R2], /, *, concurrency: Concurrency = None
     ) -> Effect[tuple[_A1, _A2], _E1 | _E2, _R1 | _R2]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, Never, Never],
+        e2: Effect[_A2, Never, Never],
+        e3: Effect[_A3, Never, Never],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3], Never, Never]: ...
+    @overload
+    @staticmethod
+    def all(  # type: ignore[overload-overlap]  # see the comment above
+        e1: Effect[_A1, Never, _R1],
+        e2: Effect[_A2, Never, _R2],
+        e3: Effect[_A3, Never, _R3],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3], Never, _R1 | _R2 | _R3]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, Never],
+        e2: Effect[_A2, _E2, Never],
+        e3: Effect[_A3, _E3, Never],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3], _E1 | _E2 | _E3, Never]: ...
     @overload
     @staticmethod
     def all(
@@ -482,6 +631,39 @@ class Effect(Generic[A_co, E_co, R_co]):
         *,
         concurrency: Concurrency = None,
     ) -> Effect[tuple[_A1, _A2, _A3], _E1 | _E2 | _E3, _R1 | _R2 | _R3]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, Never, Never],
+        e2: Effect[_A2, Never, Never],
+        e3: Effect[_A3, Never, Never],
+        e4: Effect[_A4, Never, Never],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3, _A4], Never, Never]: ...
+    @overload
+    @staticmethod
+    def all(  # type: ignore[overload-overlap]  # see the comment above
+        e1: Effect[_A1, Never, _R1],
+        e2: Effect[_A2, Never, _R2],
+        e3: Effect[_A3, Never, _R3],
+        e4: Effect[_A4, Never, _R4],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3, _A4], Never, _R1 | _R2 | _R3 | _R4]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, Never],
+        e2: Effect[_A2, _E2, Never],
+        e3: Effect[_A3, _E3, Never],
+        e4: Effect[_A4, _E4, Never],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3, _A4], _E1 | _E2 | _E3 | _E4, Never]: ...
     @overload
     @staticmethod
     def all(
@@ -496,6 +678,42 @@ class Effect(Generic[A_co, E_co, R_co]):
     @overload
     @staticmethod
     def all(
+        e1: Effect[_A1, Never, Never],
+        e2: Effect[_A2, Never, Never],
+        e3: Effect[_A3, Never, Never],
+        e4: Effect[_A4, Never, Never],
+        e5: Effect[_A5, Never, Never],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3, _A4, _A5], Never, Never]: ...
+    @overload
+    @staticmethod
+    def all(  # type: ignore[overload-overlap]  # see the comment above
+        e1: Effect[_A1, Never, _R1],
+        e2: Effect[_A2, Never, _R2],
+        e3: Effect[_A3, Never, _R3],
+        e4: Effect[_A4, Never, _R4],
+        e5: Effect[_A5, Never, _R5],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3, _A4, _A5], Never, _R1 | _R2 | _R3 | _R4 | _R5]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, Never],
+        e2: Effect[_A2, _E2, Never],
+        e3: Effect[_A3, _E3, Never],
+        e4: Effect[_A4, _E4, Never],
+        e5: Effect[_A5, _E5, Never],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3, _A4, _A5], _E1 | _E2 | _E3 | _E4 | _E5, Never]: ...
+    @overload
+    @staticmethod
+    def all(
         e1: Effect[_A1, _E1, _R1],
         e2: Effect[_A2, _E2, _R2],
         e3: Effect[_A3, _E3, _R3],
@@ -507,6 +725,45 @@ class Effect(Generic[A_co, E_co, R_co]):
     ) -> Effect[
         tuple[_A1, _A2, _A3, _A4, _A5], _E1 | _E2 | _E3 | _E4 | _E5, _R1 | _R2 | _R3 | _R4 | _R5
     ]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, Never, Never],
+        e2: Effect[_A2, Never, Never],
+        e3: Effect[_A3, Never, Never],
+        e4: Effect[_A4, Never, Never],
+        e5: Effect[_A5, Never, Never],
+        e6: Effect[_A6, Never, Never],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3, _A4, _A5, _A6], Never, Never]: ...
+    @overload
+    @staticmethod
+    def all(  # type: ignore[overload-overlap]  # see the comment above
+        e1: Effect[_A1, Never, _R1],
+        e2: Effect[_A2, Never, _R2],
+        e3: Effect[_A3, Never, _R3],
+        e4: Effect[_A4, Never, _R4],
+        e5: Effect[_A5, Never, _R5],
+        e6: Effect[_A6, Never, _R6],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3, _A4, _A5, _A6], Never, _R1 | _R2 | _R3 | _R4 | _R5 | _R6]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, Never],
+        e2: Effect[_A2, _E2, Never],
+        e3: Effect[_A3, _E3, Never],
+        e4: Effect[_A4, _E4, Never],
+        e5: Effect[_A5, _E5, Never],
+        e6: Effect[_A6, _E6, Never],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3, _A4, _A5, _A6], _E1 | _E2 | _E3 | _E4 | _E5 | _E6, Never]: ...
     @overload
     @staticmethod
     def all(
@@ -527,6 +784,52 @@ class Effect(Generic[A_co, E_co, R_co]):
     @overload
     @staticmethod
     def all(
+        e1: Effect[_A1, Never, Never],
+        e2: Effect[_A2, Never, Never],
+        e3: Effect[_A3, Never, Never],
+        e4: Effect[_A4, Never, Never],
+        e5: Effect[_A5, Never, Never],
+        e6: Effect[_A6, Never, Never],
+        e7: Effect[_A7, Never, Never],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3, _A4, _A5, _A6, _A7], Never, Never]: ...
+    @overload
+    @staticmethod
+    def all(  # type: ignore[overload-overlap]  # see the comment above
+        e1: Effect[_A1, Never, _R1],
+        e2: Effect[_A2, Never, _R2],
+        e3: Effect[_A3, Never, _R3],
+        e4: Effect[_A4, Never, _R4],
+        e5: Effect[_A5, Never, _R5],
+        e6: Effect[_A6, Never, _R6],
+        e7: Effect[_A7, Never, _R7],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[
+        tuple[_A1, _A2, _A3, _A4, _A5, _A6, _A7], Never, _R1 | _R2 | _R3 | _R4 | _R5 | _R6 | _R7
+    ]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, Never],
+        e2: Effect[_A2, _E2, Never],
+        e3: Effect[_A3, _E3, Never],
+        e4: Effect[_A4, _E4, Never],
+        e5: Effect[_A5, _E5, Never],
+        e6: Effect[_A6, _E6, Never],
+        e7: Effect[_A7, _E7, Never],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[
+        tuple[_A1, _A2, _A3, _A4, _A5, _A6, _A7], _E1 | _E2 | _E3 | _E4 | _E5 | _E6 | _E7, Never
+    ]: ...
+    @overload
+    @staticmethod
+    def all(
         e1: Effect[_A1, _E1, _R1],
         e2: Effect[_A2, _E2, _R2],
         e3: Effect[_A3, _E3, _R3],
@@ -541,6 +844,59 @@ class Effect(Generic[A_co, E_co, R_co]):
         tuple[_A1, _A2, _A3, _A4, _A5, _A6, _A7],
         _E1 | _E2 | _E3 | _E4 | _E5 | _E6 | _E7,
         _R1 | _R2 | _R3 | _R4 | _R5 | _R6 | _R7,
+    ]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, Never, Never],
+        e2: Effect[_A2, Never, Never],
+        e3: Effect[_A3, Never, Never],
+        e4: Effect[_A4, Never, Never],
+        e5: Effect[_A5, Never, Never],
+        e6: Effect[_A6, Never, Never],
+        e7: Effect[_A7, Never, Never],
+        e8: Effect[_A8, Never, Never],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[tuple[_A1, _A2, _A3, _A4, _A5, _A6, _A7, _A8], Never, Never]: ...
+    @overload
+    @staticmethod
+    def all(  # type: ignore[overload-overlap]  # see the comment above
+        e1: Effect[_A1, Never, _R1],
+        e2: Effect[_A2, Never, _R2],
+        e3: Effect[_A3, Never, _R3],
+        e4: Effect[_A4, Never, _R4],
+        e5: Effect[_A5, Never, _R5],
+        e6: Effect[_A6, Never, _R6],
+        e7: Effect[_A7, Never, _R7],
+        e8: Effect[_A8, Never, _R8],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[
+        tuple[_A1, _A2, _A3, _A4, _A5, _A6, _A7, _A8],
+        Never,
+        _R1 | _R2 | _R3 | _R4 | _R5 | _R6 | _R7 | _R8,
+    ]: ...
+    @overload
+    @staticmethod
+    def all(
+        e1: Effect[_A1, _E1, Never],
+        e2: Effect[_A2, _E2, Never],
+        e3: Effect[_A3, _E3, Never],
+        e4: Effect[_A4, _E4, Never],
+        e5: Effect[_A5, _E5, Never],
+        e6: Effect[_A6, _E6, Never],
+        e7: Effect[_A7, _E7, Never],
+        e8: Effect[_A8, _E8, Never],
+        /,
+        *,
+        concurrency: Concurrency = None,
+    ) -> Effect[
+        tuple[_A1, _A2, _A3, _A4, _A5, _A6, _A7, _A8],
+        _E1 | _E2 | _E3 | _E4 | _E5 | _E6 | _E7 | _E8,
+        Never,
     ]: ...
     @overload
     @staticmethod
@@ -606,6 +962,20 @@ class Effect(Generic[A_co, E_co, R_co]):
         # non-effect is named with `f`'s file and line, as on the sequential path.
         return _group(tuple(_flat_map_node(_succeed_node(item), f) for item in items), limit, False)
 
+    @overload
+    @staticmethod
+    def race(
+        a: Effect[A, Never, Never], b: Effect[B, Never, Never]
+    ) -> Effect[A | B, Never, Never]: ...
+    @overload
+    @staticmethod
+    def race(a: Effect[A, Never, R], b: Effect[B, Never, R2]) -> Effect[A | B, Never, R | R2]: ...  # type: ignore[overload-overlap]
+    @overload
+    @staticmethod
+    def race(a: Effect[A, E, Never], b: Effect[B, E2, Never]) -> Effect[A | B, E | E2, Never]: ...
+    @overload
+    @staticmethod
+    def race(a: Effect[A, E, R], b: Effect[B, E2, R2]) -> Effect[A | B, E | E2, R | R2]: ...
     @staticmethod
     def race(a: Effect[A, E, R], b: Effect[B, E2, R2]) -> Effect[A | B, E | E2, R | R2]:
         """Run both in child fibers; the first to succeed wins, the other is interrupted
@@ -1745,6 +2115,10 @@ class Effect(Generic[A_co, E_co, R_co]):
         f20: Callable[[_P19], _P20],
         /,
     ) -> _P20: ...
+    @overload
+    def pipe(
+        self, /, *steps: Callable[[Effect[A_co, E_co, R_co] | _P1], _P1]
+    ) -> Effect[A_co, E_co, R_co] | _P1: ...
     # --- END GENERATED: pipe overloads ---
     def pipe(self, *fns: Callable[[Any], Any]) -> Any:
         """Apply functions left to right: `eff.pipe(f, g)` is `g(f(eff))`. Typed for up
@@ -2351,6 +2725,25 @@ in `E`/`R` is a type error at the `yield from`.
 """
 
 
+# One overload per place where the annotation says `Never`, before the general one: mypy
+# infers a generic generator function (`def f(x: T) -> Do[T]`) as a generic result only
+# when no type variable of `gen` is solved to `Never`, and otherwise turns the function's
+# own type variables into `Never`. (A function generic in `E` or `R` takes the first
+# overload that fits with them as `Never`; the plugin gives its exact type.)
+@overload
+def gen(
+    f: Callable[P, Generator[Effect[Any, Never, Never], Any, A]],
+) -> Callable[P, Effect[A, Never, Never]]: ...
+@overload
+def gen(
+    f: Callable[P, Generator[Effect[Any, E, Never], Any, A]],
+) -> Callable[P, Effect[A, E, Never]]: ...
+@overload
+def gen(
+    f: Callable[P, Generator[Effect[Any, Never, R], Any, A]],
+) -> Callable[P, Effect[A, Never, R]]: ...
+@overload
+def gen(f: Callable[P, Generator[Effect[Any, E, R], Any, A]]) -> Callable[P, Effect[A, E, R]]: ...
 def gen(f: Callable[P, Generator[Effect[Any, E, R], Any, A]]) -> Callable[P, Effect[A, E, R]]:
     """Write an effect as a generator: `x = yield from effect` binds the value.
 

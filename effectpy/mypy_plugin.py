@@ -18,12 +18,15 @@ What it adds (docs/typing.md tells the whole story):
   wrong type, is an error.
 * `Effect.scoped`, `scope.extend`, `scope.use` and `Layer.scoped` remove `Scope` from
   `R` however many services `R` holds (plain mypy joins three or more to `object`).
-* `@gen` rejects a generator whose annotation leaves `E` or `R` as `Any`.
+* `@gen` rejects a generator whose annotation leaves `E` or `R` as `Any`, and keeps the
+  type variables of a generic generator function, in `E` and `R` too.
 * `branch(entry)` (`effectpy.structured`) turns every `Spawned[E2]` of the entry's `R`
   into part of its error type, beside other services and however many spawns.
 * `pipe(...)` and `effect.pipe(...)` are inferred one step at a time, like a chain of
   method calls, which closes the pipe holes of plain mypy (two lambdas in a row, a
-  step after a widening step).
+  step after a widening step). `pf.catch(cls)(handler)` steps subtract too (pyright
+  does so with no plugin). A call with `*steps` keeps its own overload.
+* `zip_with(that, f)` binds `that`'s types before a lambda `f` is inferred.
 * `Context.add`, `Layer.succeed`, `Layer.effect` and `Layer.scoped` bind their tag to
   the class given: plain mypy may widen it to what the surrounding `provide` expects.
 * Tags are exact keys, as at run time: subclassing a tag and a generic tag are errors, and
@@ -52,6 +55,7 @@ a subclass of `C`, which would catch less than `C`. A tag cannot be subclassed, 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Final
 
@@ -62,6 +66,7 @@ from mypy.maptype import map_instance_to_supertype
 from mypy.messages import format_type
 from mypy.nodes import (
     ARG_POS,
+    ARG_STAR,
     Block,
     CallExpr,
     ClassDef,
@@ -120,6 +125,7 @@ _SCOPE: Final = "effectpy.scope.Scope"
 _GENERATOR: Final = "typing.Generator"
 _SPAWNED: Final = "effectpy.structured.Spawned"
 _POINTFREE_CATCH: Final = "effectpy.pointfree.catch"
+_POINTFREE_CATCH_STEP: Final = "effectpy.pointfree.CatchStep"
 _BRANCH: Final = "effectpy.structured.branch"
 
 UNUSED_EFFECT: Final = ErrorCode(
@@ -173,6 +179,8 @@ class EffectpyPlugin(Plugin):
             return _provide_some_signature
         if fullname == f"{_EFFECT}.pipe":
             return _pipe_method_signature
+        if fullname == f"{_EFFECT}.zip_with":
+            return _zip_with_signature
         if fullname in _TAG_TAKERS:
             return _tag_signature(_TAG_TAKERS[fullname])
         if fullname == f"{_EFFECT}.provide":
@@ -192,6 +200,8 @@ class EffectpyPlugin(Plugin):
             return _catch_function_signature
         if fullname == "effectpy.pointfree.pipe":
             return _pipe_function_signature
+        if fullname == "effectpy.pointfree.zip_with":
+            return _zip_with_signature
         return None
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
@@ -670,6 +680,34 @@ def _converge_branch(ctx: FunctionContext) -> Type:
     return result.copy_modified(args=[result.args[0], errors, rest])
 
 
+# -- zip_with ------------------------------------------------------------------------------
+
+
+def _zip_with_signature(ctx: MethodSigContext | FunctionSigContext) -> FunctionLike:
+    """`zip_with(that, f)`: bind `B`, `E2` and `R2` to the type of `that` before `f` is
+    inferred. mypy solves them with `f`; with `E2` or `R2` solved to `Never` it infers
+    again, from the lambda as first seen (before `B` was known), and `lambda a, b: b * a`
+    gets a wrong result type, `lambda a, b: b.upper()` an `Any`."""
+    signature = ctx.default_signature
+    if len(ctx.args) != 2 or len(ctx.args[0]) != 1 or not signature.arg_types:
+        return signature
+    formal = get_proper_type(signature.arg_types[0])
+    actual = _supertype(ctx.api.get_expression_type(ctx.args[0][0]), _EFFECT)
+    if not isinstance(formal, Instance) or actual is None:
+        return signature
+    bound: dict[TypeVarId, Type] = {}
+    for variable, value in zip(formal.args, actual.args, strict=True):
+        variable = get_proper_type(variable)
+        if not isinstance(variable, TypeVarType):
+            return signature
+        bound[variable.id] = value
+    return signature.copy_modified(
+        arg_types=[expand_type(t, bound) for t in signature.arg_types],
+        ret_type=expand_type(signature.ret_type, bound),
+        variables=[v for v in signature.variables if v.id not in bound],
+    )
+
+
 # -- @gen --------------------------------------------------------------------------------
 
 
@@ -710,7 +748,26 @@ def _check_gen(ctx: FunctionContext) -> Type:
             ctx.context,
             code=ARG_TYPE,
         )
+    elif function.variables and generator is not None:
+        return _generic_gen(ctx.default_return_type, function, generator)
     return ctx.default_return_type
+
+
+def _generic_gen(default: Type, function: CallableType, generator: Instance) -> Type:
+    """`@gen` on a generic generator function: the same function, returning `Effect[A, E,
+    R]` read off its generator. (mypy keeps the type variables only where none of `gen`'s
+    is solved to `Never`; an `E` or `R` of the function's own may become `Never`.)"""
+    made = get_proper_type(default)
+    if not isinstance(made, CallableType):
+        return default
+    effect = get_proper_type(made.ret_type)
+    yielded = [_supertype(m, _EFFECT) for m in _members(generator.args[0])]
+    if not isinstance(effect, Instance) or any(e is None for e in yielded):
+        return default
+    effects = [e for e in yielded if e is not None]
+    error, service = (make_simplified_union([e.args[i] for e in effects]) for i in (1, 2))
+    returned = effect.copy_modified(args=[generator.args[2], error, service])
+    return function.copy_modified(ret_type=returned, fallback=made.fallback)
 
 
 # -- pipe ----------------------------------------------------------------------------------
@@ -724,7 +781,7 @@ def _check_gen(ctx: FunctionContext) -> Type:
 
 def _pipe_function_signature(ctx: FunctionSigContext) -> FunctionLike:
     """`pipe(value, f1, ..., fn)`."""
-    signature = ctx.default_signature
+    signature = _without_star_steps(ctx.default_signature, ctx.context)
     if not _pipe_arity_matches(signature, ctx.args, ctx.context) or len(ctx.args) < 2:
         return signature
     value_type = _widened(ctx.api.get_expression_type(ctx.args[0][0]))
@@ -737,7 +794,7 @@ def _pipe_function_signature(ctx: FunctionSigContext) -> FunctionLike:
 
 def _pipe_method_signature(ctx: MethodSigContext) -> FunctionLike:
     """`effect.pipe(f1, ..., fn)`."""
-    signature = ctx.default_signature
+    signature = _without_star_steps(ctx.default_signature, ctx.context)
     if not _pipe_arity_matches(signature, ctx.args, ctx.context):
         return signature
     inferred = _infer_pipe(ctx.api, ctx.type, [a[0] for a in ctx.args])
@@ -745,6 +802,23 @@ def _pipe_method_signature(ctx: MethodSigContext) -> FunctionLike:
         return signature
     steps, result = inferred
     return signature.copy_modified(arg_types=steps, ret_type=result, variables=[])
+
+
+def _without_star_steps(signature: CallableType, call: Context) -> CallableType:
+    """The `*steps` overload, for a call that passes its steps one by one: steps of type
+    `Never`, so that it matches only `pipe(value)`. The steps are inferred one at a time
+    by the overload of their number; the `*steps` one would make any step typed `Any`
+    (a lambda) ambiguous, and the whole pipe `Any`."""
+    if (
+        isinstance(call, CallExpr)
+        and ARG_STAR not in call.arg_kinds
+        and ARG_STAR in signature.arg_kinds
+    ):
+        star = signature.arg_kinds.index(ARG_STAR)
+        arg_types = list(signature.arg_types)
+        arg_types[star] = UninhabitedType()
+        return signature.copy_modified(arg_types=arg_types)
+    return signature
 
 
 def _widened(typ: Type) -> Type:
@@ -839,7 +913,10 @@ def _hooked_step(api: TypeChecker, step: Expression) -> tuple[str | None, Type |
 def _pointfree_catch_class(
     api: CheckerPluginInterface, step: Expression
 ) -> tuple[TypeInfo, Expression] | None:
-    """The caught class and the `cls` argument, when `step` is `pf.catch(cls, handler)`."""
+    """The caught class and the `cls` argument, when `step` is `pf.catch(cls, handler)`
+    or `pf.catch(cls)(handler)`."""
+    if isinstance(step, CallExpr) and isinstance(step.callee, CallExpr):
+        step = step.callee  # `pf.catch(cls)`, applied to the handler
     if not (
         isinstance(step, CallExpr)
         and isinstance(step.callee, RefExpr)
@@ -864,6 +941,20 @@ def _subtract_in_step(
     incoming_effect = _supertype(incoming, _EFFECT)
     result = _supertype(applied, _EFFECT)
     step_callable = get_proper_type(step_type)
+    if (
+        isinstance(step_callable, Instance)
+        and step_callable.type.fullname == _POINTFREE_CATCH_STEP
+        and incoming_effect is not None
+        and result is not None
+    ):
+        # `pf.catch(cls)(handler)`: a `CatchStep[X, B, E2, R2]`, the handler's errors E2.
+        # Where nothing is subtracted, `E` stays whole: mypy may have taken the overload
+        # for an effect failing with `X` alone, wrong for a `type[X]` holding a subclass.
+        remaining = _subtract_caught(api, incoming_effect.args[1], caught[0], caught[1])
+        if remaining is None:
+            remaining = _members(incoming_effect.args[1])
+        errors = [*remaining, *_members(step_callable.args[2])]
+        return _with_arg(result, 1, make_simplified_union(errors))
     if incoming_effect is None or result is None or not isinstance(step_callable, CallableType):
         return applied
     parameter = _supertype(step_callable.arg_types[0], _EFFECT) if step_callable.arg_types else None
@@ -1155,6 +1246,27 @@ def _check_gen_body(api: CheckerPluginInterface, context: Context) -> None:
     forgotten `yield from`); a `yield from` of an `Any` passes unchecked."""
     if not (isinstance(context, Decorator) and isinstance(api, TypeChecker)):
         return
+    with _reported(api):
+        _check_gen_body_now(api, context)
+
+
+@contextlib.contextmanager
+def _reported(api: TypeChecker) -> Iterator[None]:
+    """Errors reported for real. mypy infers the call of the overloaded `gen` with its
+    errors filtered (it tries each overload), and this hook only runs there: what a
+    generator's body says is the same whichever overload is chosen. (mypy may report
+    one twice; it drops duplicates.)"""
+    errors = api.msg.errors
+    # mypy's stack of `ErrorWatcher`s, which it has no public way to set aside.
+    watchers = errors._watchers  # noqa: SLF001
+    errors._watchers = []  # noqa: SLF001
+    try:
+        yield
+    finally:
+        errors._watchers = watchers  # noqa: SLF001
+
+
+def _check_gen_body_now(api: TypeChecker, context: Decorator) -> None:
     func = context.func
     name = func.name
     if not api.recurse_into_functions and not func.def_or_infer_vars:

@@ -44,7 +44,7 @@ the types.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Never, TypeVar, overload
+from typing import Any, Never, Protocol, TypeVar, overload
 
 from returns.result import Result
 
@@ -53,6 +53,8 @@ from .effect import Effect
 from .exit import Exit
 
 __all__ = [
+    "CatchStep",
+    "Catching",
     "and_then",
     "as_",
     "as_unit",
@@ -90,7 +92,6 @@ E3 = TypeVar("E3")
 R = TypeVar("R")
 R2 = TypeVar("R2")
 R3 = TypeVar("R3")
-X = TypeVar("X", bound=Exception)
 
 _P0 = TypeVar("_P0")
 _P1 = TypeVar("_P1")
@@ -117,8 +118,6 @@ _P20 = TypeVar("_P20")
 
 
 # --- BEGIN GENERATED: pipe overloads (tools/gen_typing.py) ---
-@overload
-def pipe(value: _P0, /) -> _P0: ...
 @overload
 def pipe(value: _P0, f1: Callable[[_P0], _P1], /) -> _P1: ...
 @overload
@@ -416,6 +415,8 @@ def pipe(
     f20: Callable[[_P19], _P20],
     /,
 ) -> _P20: ...
+@overload
+def pipe(value: _P0, /, *steps: Callable[[_P0 | _P1], _P1]) -> _P0 | _P1: ...
 # --- END GENERATED: pipe overloads ---
 def pipe(value: Any, /, *fns: Callable[[Any], Any]) -> Any:
     """Apply functions left to right: `pipe(x, f, g)` is `g(f(x))`.
@@ -574,27 +575,6 @@ def catch_all(
     'handled boom'
     """
     return lambda effect: effect.catch_all(f)
-
-
-def catch(
-    cls: type[X], handler: Callable[[X], Effect[B, E2, R2]]
-) -> Callable[[Effect[A, E, R]], Effect[A | B, E | E2, R | R2]]:
-    """Recover from typed errors that are instances of `cls` (`Effect.catch`).
-
-    With the effectpy mypy plugin, as a step of `pipe(...)` or `effect.pipe(...)`, the
-    result's error type loses `cls` and its subclasses, as with the method, and a `cls`
-    that is not part of `E` is an error. Without the plugin, or applied by hand outside
-    a pipe (`catch(cls, handler)(effect)`), the result keeps `E` whole: a sound
-    over-approximation.
-
-    >>> from effectpy import Effect, pipe, run_sync_exit
-    >>> from effectpy import pointfree as pf
-    >>> def missing(e: KeyError) -> Effect[int]:
-    ...     return Effect.succeed(0)
-    >>> run_sync_exit(pipe(Effect.fail(KeyError("k")), pf.catch(KeyError, missing)))
-    Success(value=0)
-    """
-    return lambda effect: effect.catch(cls, handler)
 
 
 def catch_all_cause(
@@ -777,3 +757,84 @@ def uninterruptible() -> Callable[[Effect[A, E, R]], Effect[A, E, R]]:
 
 
 # --- END GENERATED: data-last functions ---
+
+
+# -- catch, written by hand (tools/gen_typing.py leaves it out) -------------------------
+#
+# `catch(cls)(handler)` returns a step with two overloads, one for an effect that fails
+# with `cls` alone and one for `cls` among others. Applied to an effect, pyright solves
+# `_ER` of the second as the rest of the union: the step removes `cls` from `E` with no
+# plugin. mypy joins `_ER` to a base class instead (sound, not exact); its plugin removes
+# `cls` in a `pipe(...)`, as it does for `catch(cls, handler)`.
+
+_A = TypeVar("_A")
+_R = TypeVar("_R")
+_ER = TypeVar("_ER")
+_B = TypeVar("_B")
+_E2 = TypeVar("_E2")
+_R2 = TypeVar("_R2")
+_X = TypeVar("_X", bound=Exception)
+X = TypeVar("X", bound=Exception)
+_X_contra = TypeVar("_X_contra", bound=Exception, contravariant=True)
+_B_co = TypeVar("_B_co", covariant=True)
+_E2_co = TypeVar("_E2_co", covariant=True)
+_R2_co = TypeVar("_R2_co", covariant=True)
+
+
+class CatchStep(Protocol[_X_contra, _B_co, _E2_co, _R2_co]):
+    """What `catch(cls)(handler)` returns: a step that recovers from the errors that are
+    instances of `cls` (`_X_contra`) with `handler`, which succeeds with `_B_co`, fails
+    with `_E2_co` and needs `_R2_co`."""
+
+    @overload
+    def __call__(
+        self, effect: Effect[_A, _X_contra, _R], /
+    ) -> Effect[_A | _B_co, _E2_co, _R | _R2_co]: ...
+    @overload
+    def __call__(
+        self, effect: Effect[_A, _X_contra | _ER, _R], /
+    ) -> Effect[_A | _B_co, _ER | _E2_co, _R | _R2_co]: ...
+
+
+class Catching(Protocol[_X]):
+    """What `catch(cls)` returns: give it the handler of the errors of class `cls`."""
+
+    def __call__(
+        self, handler: Callable[[_X], Effect[_B, _E2, _R2]], /
+    ) -> CatchStep[_X, _B, _E2, _R2]: ...
+
+
+@overload
+def catch(cls: type[X], /) -> Catching[X]: ...
+@overload
+def catch(
+    cls: type[X], handler: Callable[[X], Effect[B, E2, R2]]
+) -> Callable[[Effect[A, E, R]], Effect[A | B, E | E2, R | R2]]: ...
+def catch(cls: type[X], handler: Callable[[X], Effect[B, E2, R2]] | None = None) -> Any:
+    """Recover from typed errors that are instances of `cls` (`Effect.catch`), written
+    `catch(cls)(handler)` or `catch(cls, handler)`.
+
+    Which one narrows the error type, removing `cls` and its subclasses from it:
+
+    * `catch(cls)(handler)`: in pyright, in a `pipe(...)` or applied by hand; with the
+      effectpy mypy plugin, as a step of `pipe(...)` or `effect.pipe(...)`. Plain mypy
+      keeps the error type (a sound over-approximation, joined to a base class).
+    * `catch(cls, handler)`: with the plugin, as a step of a pipe. Elsewhere `E` is kept
+      whole.
+
+    The handler's parameter has the type `cls` in both checkers, a lambda too. Pass the
+    class itself: a `type[C]` variable may hold a subclass of `C`, which catches less
+    (the plugin then keeps `E` whole; pyright cannot tell).
+
+    >>> from effectpy import Effect, pipe, run_sync_exit
+    >>> from effectpy import pointfree as pf
+    >>> def missing(e: KeyError) -> Effect[int]:
+    ...     return Effect.succeed(0)
+    >>> run_sync_exit(pipe(Effect.fail(KeyError("k")), pf.catch(KeyError)(missing)))
+    Success(value=0)
+    >>> run_sync_exit(pipe(Effect.fail(KeyError("k")), pf.catch(KeyError, missing)))
+    Success(value=0)
+    """
+    if handler is None:
+        return lambda handler: lambda effect: effect.catch(cls, handler)
+    return lambda effect: effect.catch(cls, handler)

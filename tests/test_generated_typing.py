@@ -80,13 +80,15 @@ def test_check_mode_reports_an_edited_block_and_the_generator_restores_it(
     pointfree = project / "effectpy" / "pointfree.py"
     original = pointfree.read_text(encoding="utf-8")
     _replace(
-        pointfree, "def pipe(value: _P0, /) -> _P0: ...", "def pipe(value: _P0, /) -> int: ..."
+        pointfree,
+        "def pipe(value: _P0, f1: Callable[[_P0], _P1], /) -> _P1: ...",
+        "def pipe(value: _P0, f1: Callable[[_P0], _P1], /) -> int: ...",
     )
 
     assert gen.main(["--check"], root=project) == 1
     out = capsys.readouterr().out
-    assert "-def pipe(value: _P0, /) -> int: ..." in out
-    assert "+def pipe(value: _P0, /) -> _P0: ..." in out
+    assert "-def pipe(value: _P0, f1: Callable[[_P0], _P1], /) -> int: ..." in out
+    assert "+def pipe(value: _P0, f1: Callable[[_P0], _P1], /) -> _P1: ..." in out
 
     assert gen.main([], root=project) == 0
     assert pointfree.read_text(encoding="utf-8") == original
@@ -116,11 +118,12 @@ def test_data_last_signatures_follow_the_methods(project: Path) -> None:
 
 
 def test_pointfree_functions_are_the_table() -> None:
-    """pointfree.py defines `pipe` and the functions of the generator's table, in order."""
+    """pointfree.py defines `pipe`, the functions of the generator's table, in order, and
+    `catch`, written by hand."""
     tree = ast.parse((ROOT / gen.POINTFREE_PY).read_text(encoding="utf-8"))
     defined = list(dict.fromkeys(s.name for s in tree.body if isinstance(s, ast.FunctionDef)))
     table = [name for _, names in gen.DATA_LAST for name in names]
-    assert defined == ["pipe", *table]
+    assert defined == ["pipe", *table, "catch"]
 
 
 def test_blocks_are_required(project: Path) -> None:

@@ -144,7 +144,7 @@ def test_a_race_that_is_interrupted_interrupts_both_contenders() -> None:
     @gen
     def program() -> Do[Exit[Any, Never]]:
         started = Latch()
-        racing = yield from Effect.race(
+        racing = yield from Effect.race(  # type: ignore[arg-type]  # an Any on purpose
             watched(seen, started.open().and_then(Effect.never())),
             watched(seen, Effect.never()),
         ).fork()
@@ -348,7 +348,7 @@ def test_a_defect_in_a_concurrent_effect_interrupts_the_siblings_too() -> None:
     seen: list[Interrupt] = []
     defect = RuntimeError("bug")
     exit = run_sync_exit(
-        Effect.all(watched(seen, Effect.never()), Effect.die(defect), concurrency=2)
+        Effect.all(watched(seen, Effect.never()), Effect.die(defect), concurrency=2),  # type: ignore[arg-type]  # an Any on purpose
     )
     assert isinstance(exit, Failure)
     assert exit.cause.defects() == [defect]

@@ -52,7 +52,6 @@ DATA_LAST: Sequence[tuple[str, Sequence[str]]] = (
         (
             "map_error",
             "catch_all",
-            "catch",
             "catch_all_cause",
             "or_else",
             "either",
@@ -67,7 +66,8 @@ DATA_LAST: Sequence[tuple[str, Sequence[str]]] = (
     ("interruption", ("interruptible", "uninterruptible")),
 )
 """The methods of `Effect` that have a data-last function in effectpy.pointfree, by
-section of that module, in order."""
+section of that module, in order. (`catch` is written by hand there, after the block:
+its curried form returns a step with overloads.)"""
 
 # The blocks each file must have, in order.
 PIPE_OVERLOADS = "pipe overloads"
@@ -127,17 +127,26 @@ def find_blocks(lines: Sequence[str], path: Path) -> dict[str, Block]:
 # -- pipe -------------------------------------------------------------------------------
 
 
-def pipe_overloads(first: str, subject: str, *, min_steps: int) -> str:
+def pipe_overloads(first: str, subject: str) -> str:
     """The overloads of a `pipe` whose first parameter, `first`, is of the type `subject`:
-    one for each number of steps from `min_steps` to `PIPE_STEPS`."""
+    one for each number of steps from 1 to `PIPE_STEPS`, then one for steps passed as
+    `*steps` (or none at all).
+
+    A `*steps` argument of unknown length may hold any number of steps, so the last
+    overload asks each step to take the value or what a step returns (`subject | _P1`)
+    and gives either (`subject | _P1`): `pipe(v)` and `pipe(v, *[])` are `v`'s type. mypy
+    tries an overload with `*args` first for a call with `*args`; without one it took the
+    zero-step overload, as if no step ran."""
     out = []
-    for steps in range(min_steps, PIPE_STEPS + 1):
+    for steps in range(1, PIPE_STEPS + 1):
         parameters = [first]
         result = subject
         for step in range(1, steps + 1):
             parameters.append(f"f{step}: Callable[[{result}], _P{step}]")
             result = f"_P{step}"
         out.append(f"@overload\ndef pipe({', '.join(parameters)}, /) -> {result}: ...\n")
+    star = f"*steps: Callable[[{subject} | _P1], _P1]"
+    out.append(f"@overload\ndef pipe({first}, /, {star}) -> {subject} | _P1: ...\n")
     return "".join(out)
 
 
@@ -459,13 +468,13 @@ def generate(root: Path = ROOT) -> dict[Path, tuple[str, str]]:
     source = EffectSource(effect_text)
     source.check_pipe_variables()
 
-    effect_contents = {PIPE_OVERLOADS: pipe_overloads("self", source.self_type(), min_steps=1)}
+    effect_contents = {PIPE_OVERLOADS: pipe_overloads("self", source.self_type())}
     pointfree_blocks = find_blocks(pointfree_text.splitlines(keepends=True), POINTFREE_PY)
     docstrings = existing_docstrings(pointfree_text, pointfree_blocks[DATA_LAST_FUNCTIONS])
     functions, used = data_last_block(source, docstrings)
     pointfree_contents = {
         TYPE_VARIABLES: type_variable_block(source, used),
-        PIPE_OVERLOADS: pipe_overloads("value: _P0", "_P0", min_steps=0),
+        PIPE_OVERLOADS: pipe_overloads("value: _P0", "_P0"),
         DATA_LAST_FUNCTIONS: functions,
     }
     return {

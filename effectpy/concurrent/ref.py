@@ -18,13 +18,18 @@ one runtime; do not share one between runtimes on different threads.)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar, final
+from typing import Any, Generic, Never, final, overload
+
+from typing_extensions import TypeVar
 
 from ..effect import Effect
 
-A = TypeVar("A")
+# `Never` by default, only so that pyright reads a bare `Ref.make(...)` as the first
+# overload of `make` (it would read `Ref[Unknown]`); mypy asks for `Ref[...]` in
+# annotations either way.
+A = TypeVar("A", default=Never)
 B = TypeVar("B")
-V = TypeVar("V")  # scoped to `make` alone, so both checkers infer it from the value
+V = TypeVar("V")
 
 __all__ = ["Ref"]
 
@@ -44,14 +49,24 @@ class Ref(Generic[A]):
     def __repr__(self) -> str:
         return f"Ref({self._value!r})"
 
-    @staticmethod
-    def make(value: V) -> Effect[Ref[V]]:
-        """An effect that makes a new `Ref` holding `value`.
+    # `Ref.make(v)` takes the type of `v`; `Ref[list[int]].make([])` the one it names.
+    @overload
+    @classmethod
+    def make(cls: type[Ref[Never]], value: V) -> Effect[Ref[V]]: ...
+    @overload
+    @classmethod
+    def make(cls: type[Ref[V]], value: V) -> Effect[Ref[V]]: ...
+    @classmethod
+    def make(cls, value: Any) -> Effect[Ref[Any]]:
+        """An effect that makes a new `Ref` holding `value`: of the type of `value`, or of
+        the one given, as in `Ref[list[int]].make([])`.
 
         >>> from effectpy import run_sync
         >>> from effectpy.concurrent import Ref
         >>> run_sync(Ref.make(1).flat_map(lambda ref: ref.get()))
         1
+        >>> run_sync(Ref[list[int]].make([]).flat_map(lambda ref: ref.get()))
+        []
         """
         return Effect.sync(lambda: Ref(value))
 
