@@ -138,9 +138,9 @@ bench-matrix: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict
 
-# The `pipe` overloads (effect.py, pointfree.py) and the data-last signatures of
-# pointfree.py are written by tools/gen_typing.py into marked blocks; `--check` diffs
-# instead (tests/test_generated_typing.py does the same).
+# The `pipe` overloads (effect.py, pointfree.py), the `Effect.all` overloads and the
+# data-last signatures of pointfree.py are written by tools/gen_typing.py into marked
+# blocks; `--check` diffs instead (tests/test_generated_typing.py does the same).
 .PHONY: gen-typing
 gen-typing: $(STAMP)
 	$(BIN)/python tools/gen_typing.py

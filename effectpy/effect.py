@@ -551,6 +551,7 @@ class Effect(Generic[A_co, E_co, R_co]):
     # `Never`. pyright types the union of type variables it solved as `Never` as
     # `Unknown` (`Effect.all(Effect.succeed(1), Effect.succeed(2))` would need `Unknown`
     # services); with those overloads it takes `Never` from the signature.
+    # --- BEGIN GENERATED: all overloads (tools/gen_typing.py) ---
     @overload
     @staticmethod
     def all(*, concurrency: Concurrency = None) -> Effect[tuple[()], Never, Never]: ...
@@ -917,6 +918,7 @@ class Effect(Generic[A_co, E_co, R_co]):
         _E1 | _E2 | _E3 | _E4 | _E5 | _E6 | _E7 | _E8,
         _R1 | _R2 | _R3 | _R4 | _R5 | _R6 | _R7 | _R8,
     ]: ...
+    # --- END GENERATED: all overloads ---
     @overload
     @staticmethod
     def all(

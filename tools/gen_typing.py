@@ -43,6 +43,8 @@ EFFECT_PY = Path("effectpy/effect.py")
 POINTFREE_PY = Path("effectpy/pointfree.py")
 
 PIPE_STEPS = 20
+ALL_ARITY = 8
+"""`Effect.all` has overloads for up to this many effects (then `*effects`)."""
 """`pipe` is typed for up to this many steps."""
 
 DATA_LAST: Sequence[tuple[str, Sequence[str]]] = (
@@ -70,11 +72,12 @@ section of that module, in order. (`catch` is written by hand there, after the b
 its curried form returns a step with overloads.)"""
 
 # The blocks each file must have, in order.
+ALL_OVERLOADS = "all overloads"
 PIPE_OVERLOADS = "pipe overloads"
 TYPE_VARIABLES = "type variables"
 DATA_LAST_FUNCTIONS = "data-last functions"
 BLOCKS: Mapping[Path, Sequence[str]] = {
-    EFFECT_PY: (PIPE_OVERLOADS,),
+    EFFECT_PY: (ALL_OVERLOADS, PIPE_OVERLOADS),
     POINTFREE_PY: (TYPE_VARIABLES, PIPE_OVERLOADS, DATA_LAST_FUNCTIONS),
 }
 
@@ -147,6 +150,49 @@ def pipe_overloads(first: str, subject: str) -> str:
         out.append(f"@overload\ndef pipe({', '.join(parameters)}, /) -> {result}: ...\n")
     star = f"*steps: Callable[[{subject} | _P1], _P1]"
     out.append(f"@overload\ndef pipe({first}, /, {star}) -> {subject} | _P1: ...\n")
+    return "".join(out)
+
+
+# -- Effect.all -------------------------------------------------------------------------
+
+
+def all_overloads(arity: int = ALL_ARITY) -> str:
+    """The overloads of `Effect.all` for 0 to `arity` effects (the `*effects` one and the
+    implementation follow the block). From 2 effects on, four per arity: every error
+    type `Never` and every service type `Never`, the services alone `Never`, the errors
+    alone, then neither. pyright writes a union of type variables it solved as `Never`
+    as `Unknown`; with these it takes `Never` from the signature instead. (The second
+    overlaps the third for mypy, which is harmless: they agree where both apply.)"""
+    head = "@overload\n@staticmethod\n"
+    none = "Effect[tuple[()], Never, Never]"
+    out = [f"{head}def all(*, concurrency: Concurrency = None) -> {none}: ...\n"]
+    out.append(
+        f"{head}def all(e1: Effect[_A1, _E1, _R1], /, *, concurrency: Concurrency = None)"
+        " -> Effect[tuple[_A1], _E1, _R1]: ...\n"
+    )
+    for n in range(2, arity + 1):
+        values = f"tuple[{', '.join(f'_A{i}' for i in range(1, n + 1))}]"
+        errors = " | ".join(f"_E{i}" for i in range(1, n + 1))
+        services = " | ".join(f"_R{i}" for i in range(1, n + 1))
+        for no_errors, no_services in ((True, True), (True, False), (False, True), (False, False)):
+            parameters = ", ".join(
+                f"e{i}: Effect[_A{i}, {'Never' if no_errors else f'_E{i}'}, "
+                f"{'Never' if no_services else f'_R{i}'}]"
+                for i in range(1, n + 1)
+            )
+            overlap = (
+                "  # type: ignore[overload-overlap]  # see the comment above\n"
+                if (no_errors and not no_services)
+                else ""
+            )
+            result = (
+                f"Effect[{values}, {'Never' if no_errors else errors}, "
+                f"{'Never' if no_services else services}]"
+            )
+            out.append(
+                f"{head}def all({overlap}{parameters}, /, *, concurrency: Concurrency = None)"
+                f" -> {result}: ...\n"
+            )
     return "".join(out)
 
 
@@ -468,7 +514,10 @@ def generate(root: Path = ROOT) -> dict[Path, tuple[str, str]]:
     source = EffectSource(effect_text)
     source.check_pipe_variables()
 
-    effect_contents = {PIPE_OVERLOADS: pipe_overloads("self", source.self_type())}
+    effect_contents = {
+        ALL_OVERLOADS: all_overloads(),
+        PIPE_OVERLOADS: pipe_overloads("self", source.self_type()),
+    }
     pointfree_blocks = find_blocks(pointfree_text.splitlines(keepends=True), POINTFREE_PY)
     docstrings = existing_docstrings(pointfree_text, pointfree_blocks[DATA_LAST_FUNCTIONS])
     functions, used = data_last_block(source, docstrings)
