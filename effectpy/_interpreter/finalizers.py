@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .loop import FiberRuntime
 
 _MISSING: Final = object()
+_SYNC: Final = op.SYNC
 
 
 class Finalizing:
@@ -88,7 +89,7 @@ def finalize_next(fiber: FiberRuntime, frame: Finalizing) -> Any:
                 effect = finalizer[1] if release is None else release(finalizer[1], exit)
             else:
                 effect = finalizer(exit)  # type: ignore[operator]  # not a tuple: the callable
-            if effect._op is not op.SYNC:
+            if effect._op is not _SYNC:
                 frame.index = index + 1
                 fiber.enter_finalizer(frame, finalizer)
                 return effect

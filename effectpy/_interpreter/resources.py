@@ -22,7 +22,7 @@ from .._core.exit import Exit
 from .._core.exit import _set_value as _set_value
 from .._core.scope import begin_close, init_scope
 from ..scope import ExecutionStrategy
-from .finalizers import Finalizing, finalize_resume
+from .finalizers import Finalizing, finalize_next
 from .frames import (
     REVERT_TO_INTERRUPTIBLE,
     REVERT_TO_UNINTERRUPTIBLE,
@@ -100,7 +100,11 @@ def run_close_scope(fiber: FiberRuntime, node: Any) -> Any:
         return GIVES_VALUE
     if not scope._sequential:
         return UninterruptibleNode(scope.run_in_parallel(finalizers, exit))
-    return finalize_resume(fiber, Finalizing(finalizers, exit, UNIT_EXIT))
+    effect = finalize_next(fiber, Finalizing(finalizers, exit, UNIT_EXIT))
+    if effect is None:  # all ran, none failed (their usual end: sync finalizers)
+        fiber._cur = None  # the value: see `GIVES_VALUE`
+        return GIVES_VALUE
+    return effect
 
 
 @handles(op.MAKE_SCOPE)
