@@ -125,6 +125,7 @@ _SCOPE: Final = "effectpy.scope.Scope"
 _GENERATOR: Final = "typing.Generator"
 _SPAWNED: Final = "effectpy.structured.Spawned"
 _POINTFREE_CATCH: Final = "effectpy.pointfree.catch"
+_POINTFREE_PROVIDE_SERVICE: Final = "effectpy.pointfree.provide_service"
 _POINTFREE_CATCH_STEP: Final = "effectpy.pointfree.CatchStep"
 _BRANCH: Final = "effectpy.structured.branch"
 
@@ -856,13 +857,14 @@ def _infer_pipe(
     step_types: list[Type] = []
     for step in steps:
         caught = _pointfree_catch_class(api, step)
-        if caught is None:
+        if caught is None and not _is_call_to(step, _POINTFREE_PROVIDE_SERVICE):
             context: Type | None = CallableType(
                 [current], [ARG_POS], [None], ret_type=ErasedType(), fallback=function
             )
         else:
             # No expected type for `pf.catch(...)`: its `E` must stay a type variable, to
-            # tell the errors it lets through from the handler's.
+            # tell the errors it lets through from the handler's; nor for
+            # `pf.provide_service(tag, service)`, whose tag and service say it all.
             context = None
         step_type = api.get_expression_type(step, type_context=context)
         # Applied with no expected type: the one around the `pipe(...)` call is for its
@@ -908,6 +910,14 @@ def _hooked_step(api: TypeChecker, step: Expression) -> tuple[str | None, Type |
             fullname = f"{info.fullname}.{step.name}"
             return (fullname, receiver) if fullname in _SCOPE_PROVIDERS else (None, None)
     return None, None
+
+
+def _is_call_to(step: Expression, fullname: str) -> bool:
+    return (
+        isinstance(step, CallExpr)
+        and isinstance(step.callee, RefExpr)
+        and step.callee.fullname == fullname
+    )
 
 
 def _pointfree_catch_class(

@@ -55,6 +55,7 @@ from .exit import Exit
 __all__ = [
     "CatchStep",
     "Catching",
+    "ProvideStep",
     "and_then",
     "as_",
     "as_unit",
@@ -76,6 +77,7 @@ __all__ = [
     "on_exit",
     "or_else",
     "pipe",
+    "provide_service",
     "tap",
     "uninterruptible",
     "zip",
@@ -838,3 +840,33 @@ def catch(cls: type[X], handler: Callable[[X], Effect[B, E2, R2]] | None = None)
     if handler is None:
         return lambda handler: lambda effect: effect.catch(cls, handler)
     return lambda effect: effect.catch(cls, handler)
+
+
+_E3 = TypeVar("_E3")
+_S = TypeVar("_S")
+_T = TypeVar("_T")
+_T_contra = TypeVar("_T_contra", contravariant=True)
+
+
+class ProvideStep(Protocol[_T_contra]):
+    """What `provide_service(tag, service)` returns: a step that gives an effect the
+    service of `tag` (`_T_contra`) and removes the tag from its requirements."""
+
+    @overload
+    def __call__(self, effect: Effect[_A, _E3, _T_contra], /) -> Effect[_A, _E3, Never]: ...
+    @overload
+    def __call__(self, effect: Effect[_A, _E3, _T_contra | _R], /) -> Effect[_A, _E3, _R]: ...
+
+
+def provide_service(tag: Callable[[_S], _T], service: _S) -> ProvideStep[_T]:
+    """Provide one service (`Effect.provide_service`), as a step: the tag is removed
+    from `R` in pyright and in mypy alike, without the plugin (tags are exact keys, so
+    the subtraction is what the run time does).
+
+    >>> from effectpy import Tag, pipe, run_sync
+    >>> from effectpy import pointfree as pf
+    >>> class Port(Tag[int]): ...
+    >>> run_sync(pipe(Port.get().map(lambda p: p + 1), pf.provide_service(Port, 8080)))
+    8081
+    """
+    return lambda effect: effect.provide_service(tag, service)
