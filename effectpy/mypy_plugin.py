@@ -1079,11 +1079,10 @@ def _provide_signature(ctx: MethodSigContext) -> FunctionLike:
     layer = _supertype(ctx.api.get_expression_type(ctx.args[0][0]), _LAYER)
     if layer is None:
         return signature
-    provided, required = _closed_tags(layer.args[0]), _closed_tags(effect.args[2])
-    if provided is None or required is None:
+    left = _tags_left(layer.args[0], effect.args[2])
+    if left is None:
         return signature
-    keys = {m.type for m in provided}
-    rest = [m for m in required if m.type not in keys]
+    rest, required = left
     if not rest or len(rest) == len(required):
         return signature  # all of `R` (nothing to add) or none of it (mypy reports it)
     result = effect.copy_modified(
@@ -1094,6 +1093,16 @@ def _provide_signature(ctx: MethodSigContext) -> FunctionLike:
         ]
     )
     return signature.copy_modified(arg_types=[layer], ret_type=result, variables=[])
+
+
+def _tags_left(provided: Type, required: Type) -> tuple[list[Instance], list[Instance]] | None:
+    """The tags of `required` that `provided` does not build, and all of `required`;
+    None unless both are unions of tags the plugin can read (`_closed_tags`)."""
+    built, needed = _closed_tags(provided), _closed_tags(required)
+    if built is None or needed is None:
+        return None
+    keys = {m.type for m in built}
+    return [m for m in needed if m.type not in keys], needed
 
 
 def _layer_feed_signature(merge: bool) -> Callable[[MethodSigContext], FunctionLike]:
@@ -1108,13 +1117,10 @@ def _layer_feed_signature(merge: bool) -> Callable[[MethodSigContext], FunctionL
         second = _supertype(ctx.api.get_expression_type(ctx.args[0][0]), _LAYER)
         if second is None:
             return signature
-        provided, needed = _closed_tags(first.args[0]), _closed_tags(second.args[2])
-        if provided is None or needed is None:
+        left = _tags_left(first.args[0], second.args[2])
+        if left is None or not left[0]:
             return signature
-        keys = {m.type for m in provided}
-        rest = [m for m in needed if m.type not in keys]
-        if not rest:
-            return signature
+        rest = left[0]
         result = first.copy_modified(
             args=[
                 make_simplified_union([first.args[0], second.args[0]]) if merge else second.args[0],

@@ -308,7 +308,7 @@ def _run_in_parallel(
 
 def _under_refs(finalizer: core.Finalizer, effect: Effect[Any]) -> Effect[Any]:
     """`effect`, the finalizer's, run under the fiber refs it was registered with."""
-    if type(finalizer) is tuple and len(finalizer) == 3:
+    if type(finalizer) is tuple:  # a user's (see `Finalizer`), not the runtime's own
         return _with_refs(finalizer[2], effect)
     return effect
 

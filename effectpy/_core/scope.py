@@ -36,8 +36,7 @@ whose effect is `release(value, exit)` (`acquire_release`: the resource; and
 `call_with_exit` for a function of the exit), or just `value` when `release` is None
 (`add_finalizer` of an effect); `refs` are the fiber refs of the fiber that registered
 it, which the finalizer runs under, wherever the scope is closed (as in Effect-TS: its
-log annotations, spans and services are those of where the resource was acquired). A
-`(release, value)` pair is what an ADD_FINALIZER node carries before it is registered.
+log annotations, spans and services are those of where the resource was acquired).
 The runtime's own finalizers (a child scope's close, a scope-owned fiber's stop) are
 plain functions of the exit."""
 

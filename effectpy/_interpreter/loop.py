@@ -803,7 +803,7 @@ class FiberRuntime:
             stack.append(REVERT_TO_INTERRUPTIBLE)
             self._interruptible = False
         stack.append(after)
-        if type(finalizer) is tuple and len(finalizer) == 3:
+        if type(finalizer) is tuple:  # a user's (see `Finalizer`), not the runtime's own
             refs = finalizer[2]
             if refs is not self.refs:
                 stack.append(RestoreRef(None, self.refs))

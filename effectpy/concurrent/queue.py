@@ -220,7 +220,7 @@ class Queue(Generic[A]):
                 return self._register_offer(batch, resume, what)
 
             return Effect.async_(register)
-        return self._if_open(what, lambda: self._offer_now(batch, what))
+        return self._if_open(what, lambda: self._offer_now(batch))
 
     # -- taking --------------------------------------------------------------------
 
@@ -390,7 +390,7 @@ class Queue(Generic[A]):
         else:
             self._items.appendleft(item)
 
-    def _offer_now(self, batch: tuple[A, ...], what: str) -> bool:
+    def _offer_now(self, batch: tuple[A, ...]) -> bool:
         """Offer to a queue that never waits (unbounded, dropping, sliding)."""
         takers = self._takers
         handed = 0
